@@ -1,0 +1,32 @@
+/* The tables the AOT step generates (tritium_kernels.c) and the runtime dispatches on. */
+#ifndef TRITIUM_REGISTRY_H
+#define TRITIUM_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tritium_kernels.h" /* generated: TRITIUM_K_*, TRITIUM_P_*, counts */
+
+typedef struct tritium_image {
+    uint16_t arch;        /* 89 for sm_89 / compute_89 */
+    uint8_t is_ptx;       /* 1: NUL-terminated PTX text, JIT-compiled by the driver */
+    uint32_t shared;      /* bytes of dynamic shared memory per block */
+    uint16_t registers;   /* per thread, from the cubin of the same compile */
+    uint32_t size;        /* bytes, including the PTX terminator */
+    const unsigned char *data;
+} tritium_image;
+
+typedef struct tritium_variant {
+    uint16_t kernel;                    /* TRITIUM_K_* */
+    uint8_t dtype;                      /* tritium_dtype */
+    uint8_t aligned;                    /* compiled assuming 16-divisible sizes/pointers */
+    int32_t params[TRITIUM_MAX_PARAMS]; /* constexprs, slots TRITIUM_P_<KERNEL>_<NAME> */
+    uint8_t num_warps;
+    uint16_t first_image, image_count;  /* into tritium_images */
+    const char *function;               /* entry name inside each image */
+} tritium_variant;
+
+extern const tritium_image tritium_images[TRITIUM_IMAGE_COUNT];
+extern const tritium_variant tritium_variants[TRITIUM_VARIANT_COUNT];
+
+#endif

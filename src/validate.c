@@ -1,0 +1,34 @@
+/* Shared argument checks: element sizes, byte spans of strided arrays, overlap. */
+#include "internal.h"
+
+size_t tritium_dtype_size(tritium_dtype dtype) {
+    switch (dtype) {
+    case TRITIUM_FLOAT32: return 4;
+    case TRITIUM_FLOAT16: return 2;
+    case TRITIUM_BFLOAT16: return 2;
+    }
+    return 0;
+}
+
+tritium_status tritium_span_2d(const char *what, const void *base, int64_t rows, int64_t cols,
+                               int64_t row_stride, int64_t col_stride, size_t elem,
+                               uintptr_t *lo, uintptr_t *hi) {
+    *lo = *hi = (uintptr_t)base;
+    if (rows == 0 || cols == 0) return TRITIUM_SUCCESS;
+    /* last element's offset, in elements, then in bytes, then the end address */
+    int64_t a, b, last, bytes;
+    uintptr_t end;
+    if (__builtin_mul_overflow(rows - 1, row_stride, &a) || __builtin_mul_overflow(cols - 1, col_stride, &b) ||
+        __builtin_add_overflow(a, b, &last) || __builtin_add_overflow(last, (int64_t)1, &last) ||
+        __builtin_mul_overflow(last, (int64_t)elem, &bytes) ||
+        __builtin_add_overflow((uintptr_t)base, (uintptr_t)bytes, &end))
+        return tritium_fail(TRITIUM_ERROR_OVERFLOW, "%s: %lld x %lld elements with strides (%lld, %lld) "
+                            "overflow the address space", what, (long long)rows, (long long)cols,
+                            (long long)row_stride, (long long)col_stride);
+    *hi = end;
+    return TRITIUM_SUCCESS;
+}
+
+int tritium_spans_overlap(uintptr_t lo1, uintptr_t hi1, uintptr_t lo2, uintptr_t hi2) {
+    return lo1 < hi1 && lo2 < hi2 && lo1 < hi2 && lo2 < hi1;
+}

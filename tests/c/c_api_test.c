@@ -1,0 +1,120 @@
+/* C API smoke test, run on every machine: version, status strings, argument errors (which
+ * need no GPU and must name the argument), and then the device status: on a machine without
+ * a driver or device, NO_DRIVER / NO_DEVICE; with one, a real call succeeds.
+ * Prints one line per check; exits nonzero on the first failure. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tritium.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                      \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            ++failures;                                                       \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                       \
+            printf(__VA_ARGS__);                                              \
+            printf("\n");                                                     \
+        }                                                                     \
+    } while (0)
+
+static void expect(tritium_status got, tritium_status want, const char *needle, const char *what) {
+    const char *msg = tritium_last_error();
+    CHECK(got == want, "%s: status %d (%s), wanted %d; detail: %s", what, (int)got, tritium_status_string(got),
+          (int)want, msg);
+    CHECK(needle == NULL || strstr(msg, needle) != NULL, "%s: detail '%s' does not mention '%s'", what, msg, needle);
+    printf("ok   %-48s -> %s: %s\n", what, tritium_status_string(got), msg);
+}
+
+int main(void) {
+    CHECK(tritium_version() == TRITIUM_VERSION_NUMBER, "version %u vs header %d", tritium_version(), TRITIUM_VERSION_NUMBER);
+    CHECK(strcmp(tritium_version_string(), TRITIUM_VERSION_STRING) == 0, "version string");
+    CHECK(strcmp(tritium_status_string(TRITIUM_ERROR_NO_DEVICE), "no CUDA device") == 0, "status string");
+    CHECK(strcmp(tritium_status_string((tritium_status)12345), "unknown status") == 0, "unknown status string");
+    CHECK(strstr(tritium_shipped_archs(), "sm_") != NULL, "shipped archs: %s", tritium_shipped_archs());
+
+    /* argument errors come before any driver call, so they are the same everywhere */
+    float fake[64];
+    void *p = fake;
+    size_t ws = 0;
+    expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, -1, 4, p, 4, p, 4, p, 4, 1.0f, 2.0f, 1e-6f, 0,
+                                       TRITIUM_REDUCTION_NONE, p, NULL, 0, NULL),
+           TRITIUM_ERROR_INVALID_SIZE, "n", "triplet n < 0");
+    expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, 2, 4, NULL, 4, p, 4, p, 4, 1.0f, 2.0f, 1e-6f, 0,
+                                       TRITIUM_REDUCTION_NONE, fake + 32, NULL, 0, NULL),
+           TRITIUM_ERROR_NULL_POINTER, "anchor", "triplet anchor NULL");
+    expect(tritium_triplet_margin_loss((tritium_dtype)7, 2, 4, p, 4, p, 4, p, 4, 1.0f, 2.0f, 1e-6f, 0,
+                                       TRITIUM_REDUCTION_NONE, fake + 32, NULL, 0, NULL),
+           TRITIUM_ERROR_INVALID_ENUM, "dtype", "triplet bad dtype");
+    expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, 2, 4, p, 4, p, 4, p, 4, 1.0f, -1.0f, 1e-6f, 0,
+                                       TRITIUM_REDUCTION_NONE, fake + 32, NULL, 0, NULL),
+           TRITIUM_ERROR_INVALID_VALUE, "p must be", "triplet p <= 0");
+    expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, 2, 4, p, 4, p, 4, p, 4, 1.0f, 2.0f, 1e-6f, 0,
+                                       TRITIUM_REDUCTION_MEAN, fake + 32, NULL, 0, NULL),
+           TRITIUM_ERROR_WORKSPACE_TOO_SMALL, "workspace", "triplet mean without workspace");
+    expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, 4, 4, p, 4, p, 4, p, 4, 1.0f, 2.0f, 1e-6f, 0,
+                                       TRITIUM_REDUCTION_NONE, fake + 2, NULL, 0, NULL),
+           TRITIUM_ERROR_INVALID_VALUE, "overlaps", "triplet out overlaps input");
+    expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, 2, INT64_C(1) << 40, p, 4, p, 4, p, 4, 1.0f, 2.0f, 1e-6f,
+                                       0, TRITIUM_REDUCTION_NONE, fake + 32, NULL, 0, NULL),
+           TRITIUM_ERROR_NOT_SUPPORTED, "2^31", "triplet d too large");
+    expect(tritium_triplet_margin_loss_workspace_size(10, 4, TRITIUM_REDUCTION_MEAN, &ws), TRITIUM_SUCCESS, NULL,
+           "triplet workspace query");
+    CHECK(ws >= 10 * sizeof(float), "workspace %zu", ws);
+    expect(tritium_matmul(TRITIUM_FLOAT32, (tritium_precision)9, 4, 4, 4, p, 4, 1, p, 4, 1, fake + 32, 4, 1, NULL, 0,
+                          NULL),
+           TRITIUM_ERROR_INVALID_ENUM, "precision", "matmul bad precision");
+    expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 4, 4, 4, p, 4, 1, p, 4, 1, fake + 32, 1, 1, NULL,
+                          0, NULL),
+           TRITIUM_ERROR_INVALID_STRIDE, "overlap", "matmul c overlaps itself");
+    expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 4, 4, 4, p, -4, 1, p, 4, 1, fake + 32, 4, 1, NULL,
+                          0, NULL),
+           TRITIUM_ERROR_INVALID_STRIDE, "strides", "matmul negative stride");
+    expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 4, 4, 4, p, INT64_MAX / 2, 1, p, 4, 1, fake + 32,
+                          4, 1, NULL, 0, NULL),
+           TRITIUM_ERROR_OVERFLOW, "a:", "matmul extent overflow");
+    expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 4, 4, 4, (char *)p + 1, 4, 1, p, 4, 1,
+                          fake + 32, 4, 1, NULL, 0, NULL),
+           TRITIUM_ERROR_MISALIGNED, "a is not aligned", "matmul misaligned a");
+    expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 4, 4, 4, p, 4, 1, p, 4, 1, fake + 8, 4, 1, NULL,
+                          0, NULL),
+           TRITIUM_ERROR_INVALID_VALUE, "c overlaps", "matmul c overlaps a");
+    /* zero-size problems succeed without touching the device */
+    expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 0, 4, 4, NULL, 4, 1, p, 4, 1, NULL, 4, 1, NULL, 0,
+                          NULL),
+           TRITIUM_SUCCESS, NULL, "matmul m = 0");
+    expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, 0, 4, NULL, 4, NULL, 4, NULL, 4, 1.0f, 2.0f, 1e-6f, 0,
+                                       TRITIUM_REDUCTION_NONE, NULL, NULL, 0, NULL),
+           TRITIUM_SUCCESS, NULL, "triplet n = 0, none");
+
+    /* the device: without a driver or GPU a valid call reports it cleanly */
+    int count = -1;
+    tritium_status s = tritium_device_count(&count);
+    printf("info device_count -> %s (%d): %s\n", tritium_status_string(s), count, tritium_last_error());
+    if (s == TRITIUM_ERROR_NO_DRIVER || s == TRITIUM_ERROR_NO_DEVICE) {
+        expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 4, 4, 4, p, 4, 1, p, 4, 1, fake + 32, 4, 1,
+                              NULL, 0, NULL),
+               s, NULL, "matmul without a device");
+        size_t need = 0;
+        tritium_triplet_margin_loss_workspace_size(2, 4, TRITIUM_REDUCTION_SUM, &need);
+        expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, 2, 4, p, 4, p, 4, p, 4, 1.0f, 2.0f, 1e-6f, 1,
+                                           TRITIUM_REDUCTION_SUM, fake + 32, fake + 40, need, NULL),
+               s, NULL, "triplet without a device");
+        printf("no device: %s\n", tritium_status_string(s));
+    } else {
+        CHECK(s == TRITIUM_SUCCESS && count > 0, "device count failed: %s", tritium_last_error());
+        int major = 0, minor = 0;
+        char name[128], image[160];
+        s = tritium_device_info(0, &major, &minor, name, sizeof name, image, sizeof image);
+        CHECK(s == TRITIUM_SUCCESS, "device_info: %s", tritium_last_error());
+        printf("device 0: %s sm_%d%d, image %s\n", name, major, minor, image);
+        /* no context is current in this program: a NULL-stream call says so */
+        expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 4, 4, 4, p, 4, 1, p, 4, 1, fake + 32, 4, 1,
+                              NULL, 0, NULL),
+               TRITIUM_ERROR_NO_CONTEXT, "context", "matmul with no context");
+    }
+    printf(failures ? "FAILED (%d)\n" : "PASSED\n", failures);
+    return failures != 0;
+}

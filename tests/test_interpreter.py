@@ -1,0 +1,658 @@
+"""Math checks of the Triton kernels through the Triton interpreter (CPU, no GPU needed).
+
+Every kernel launched here is the same @triton.jit source the AOT step compiles
+(python/tritium/kernels/*.py); under TRITON_INTERPRET=1 Triton runs it on CPU, with numpy,
+on torch CPU tensors. Results are compared against fp64 torch references.
+
+Conventions of every test:
+  * outputs are poisoned with NaN before each launch, and every element the kernel owns
+    must have been written (no NaN left where the reference has none); where a padded
+    or strided buffer holds the view, the bytes outside the view must stay untouched;
+  * inputs are fresh seeded random values, and padding around strided inputs is NaN, so a
+    kernel that reads outside its view gets NaN into its result;
+  * bounds are relative errors per dtype and are tight enough to fail on a wrong formula.
+"""
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+# The interpreter must be selected before triton (and any @triton.jit module) is imported.
+os.environ["TRITON_INTERPRET"] = "1"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+
+import pytest  # noqa: E402
+
+np = pytest.importorskip("numpy")
+# numpy 2.4 no longer converts 1-element arrays to Python scalars implicitly; Triton's
+# interpreter relies on that (tensor.__index__ -> int(ndarray)) and raises
+# "TypeError: only 0-dimensional arrays can be converted to Python scalars"
+# (triton-lang/triton#9171), so the kernels cannot run there at all.
+if tuple(int(v) for v in re.findall(r"\d+", np.__version__)[:2]) >= (2, 4):
+    pytest.skip(f"Triton's interpreter is broken with numpy {np.__version__} (>= 2.4)",
+                allow_module_level=True)
+torch = pytest.importorskip("torch")
+triton = pytest.importorskip("triton")
+import triton.language as tl  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from tritium.kernels.matmul import _matmul_kernel, _round_to_tf32  # noqa: E402
+from tritium.kernels.triplet import (  # noqa: E402
+    P_GENERAL, P_INF, P_ONE, P_TWO, _triplet_fwd_kernel, _triplet_reduce_kernel)
+
+try:
+    from triton.runtime.interpreter import InterpretedFunction
+except ImportError:  # pragma: no cover - layout of other Triton versions
+    InterpretedFunction = None
+if InterpretedFunction is not None and not isinstance(_matmul_kernel, InterpretedFunction):
+    # The kernel modules were imported earlier in this process without TRITON_INTERPRET:
+    # launching them would need a GPU and would not test what this file means to test.
+    pytest.skip("tritium kernels were imported before TRITON_INTERPRET=1 was set",
+                allow_module_level=True)
+
+# NOTE: no numpy arrays at module level: the interpreter scans the globals of every
+# kernel's module with `value in [tl, tl.core]`, which raises on arrays.
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# relative error bounds per input/output dtype
+TOL = {torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1e-2}
+
+# triplet launch config: small tiles keep the interpreter fast and exercise the D loop,
+# the row tail and the chunked reduce (BLOCK=4 < number of partials)
+ROWS = 4
+BLOCK_D = 16
+RED_BLOCK = 4
+
+
+def _gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def _randn(shape, dtype, seed, scale=1.0):
+    x = torch.randn(*shape, generator=_gen(seed), dtype=torch.float64) * scale
+    return x.to(dtype)
+
+
+def _padded_rows(n, d, pad, dtype, seed):
+    """(n, d) view with row stride d + pad into a NaN-filled buffer (NaN padding)."""
+    buf = torch.full((n, d + pad), float("nan"), dtype=dtype)
+    view = buf[:, :d]
+    view.copy_(_randn((n, d), dtype, seed))
+    return view
+
+
+# --------------------------------------------------------------------------------------
+# triplet margin loss
+# --------------------------------------------------------------------------------------
+
+P_CASES = {
+    "p2": (2.0, P_TWO),
+    "p1": (1.0, P_ONE),
+    "p3": (3.0, P_GENERAL),
+    "p0.5": (0.5, P_GENERAL),
+    "pinf": (math.inf, P_INF),
+}
+
+
+def _mode_args(p):
+    """(P_MODE, norm_p, inv_p) as the host passes them."""
+    if p == math.inf:
+        return P_INF, math.inf, 0.0
+    mode = {1.0: P_ONE, 2.0: P_TWO}.get(p, P_GENERAL)
+    return mode, p, 1.0 / p
+
+
+def triplet_launch(a, p, n, *, margin, pnorm, swap, reduction, eps=1e-6,
+                   rows=ROWS, block_d=BLOCK_D, red_block=RED_BLOCK, poison=float("nan")):
+    """Run the kernels as the C runtime does; returns the output tensor (input dtype)."""
+    N, D = a.shape
+    for t in (p, n):
+        assert t.shape == a.shape and t.dtype == a.dtype
+    for t in (a, p, n):
+        assert D <= 1 or t.stride(1) == 1, "kernel takes a row stride only"
+    P_MODE, norm_p, inv_p = _mode_args(pnorm)
+    programs = triton.cdiv(N, rows)
+    reduce = 0 if reduction == "none" else 1
+    out = torch.full((N,) if reduction == "none" else (1,), poison, dtype=a.dtype)
+    partial = torch.full((max(programs, 1),), float("nan"), dtype=torch.float32)
+    if programs > 0:
+        _triplet_fwd_kernel[(programs,)](
+            a, p, n, out, partial, N, D, a.stride(0), p.stride(0), n.stride(0),
+            float(margin), float(norm_p), float(inv_p), float(eps), int(swap), reduce,
+            P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d)
+    if reduction == "none":
+        return out
+    if programs > 0:
+        assert not torch.isnan(partial).any(), f"unwritten partial sums: {partial}"
+    divisor = float(N) if reduction == "mean" else 1.0
+    _triplet_reduce_kernel[(1,)](partial, out, programs, divisor, BLOCK=red_block)
+    return out[0]
+
+
+def triplet_reference(a, p, n, *, margin, pnorm, swap, reduction, eps=1e-6):
+    """fp64 reference: (loss, scale), scale bounding the magnitude of the terms whose
+    difference is the loss (d_ap + d_neg + margin per row, reduced like the loss)."""
+    a64, p64, n64 = a.double(), p.double(), n.double()
+    N, D = a.shape
+    if D == 0:  # torch refuses the inf norm of an empty row; the norm of nothing is 0
+        d_ap = d_neg = torch.zeros(N, dtype=torch.float64)
+        rows = torch.full((N,), float(margin), dtype=torch.float64)
+    else:
+        rows = F.triplet_margin_loss(a64, p64, n64, margin=margin, p=pnorm, eps=eps,
+                                     swap=swap, reduction="none")
+        d_ap = F.pairwise_distance(a64, p64, p=pnorm, eps=eps)
+        d_neg = F.pairwise_distance(a64, n64, p=pnorm, eps=eps)
+        if swap:
+            d_neg = torch.minimum(d_neg, F.pairwise_distance(p64, n64, p=pnorm, eps=eps))
+        # the reference itself must agree with the documented math
+        own = torch.clamp(d_ap - d_neg + margin, min=0.0)
+        assert torch.allclose(rows, own, rtol=1e-12, atol=1e-12)
+    scale = d_ap + d_neg + abs(margin)
+    if reduction == "none":
+        return rows, scale
+    if reduction == "sum":
+        return rows.sum(), scale.sum()
+    return rows.mean(), scale.mean()
+
+
+def check_triplet(got, ref, scale, dtype):
+    tol = TOL[dtype]
+    got64 = got.double()
+    if ref.dim() == 0:
+        if math.isnan(ref.item()):
+            assert math.isnan(got64.item()), f"expected NaN, got {got64.item()}"
+            return
+        assert not math.isnan(got64.item()), "reduced output was not written (NaN poison)"
+        err = abs(got64.item() - ref.item())
+        bound = tol * max(abs(ref.item()), scale.item(), 1e-30)
+        assert err <= bound, f"got {got64.item()!r}, ref {ref.item()!r}, err {err:.3g} > {bound:.3g}"
+        return
+    assert got.shape == ref.shape
+    nan_left = torch.isnan(got64) & ~torch.isnan(ref)
+    assert not nan_left.any(), f"rows not written: {nan_left.nonzero().flatten().tolist()}"
+    # elementwise: output rounding relative to the value, fp32 accumulation relative to
+    # the distances the hinge subtracts
+    bound = tol * ref.abs() + tol * scale
+    err = (got64 - ref).abs()
+    bad = err > bound
+    assert not bad.any(), (
+        f"rows {bad.nonzero().flatten().tolist()}: got {got64[bad].tolist()}, "
+        f"ref {ref[bad].tolist()}")
+    if ref.numel():
+        rel = (got64 - ref).norm() / max(ref.norm().item(), scale.norm().item())
+        assert rel <= tol, f"relative error {rel:.3g} > {tol}"
+
+
+def _triplet_inputs(N, D, dtype, seed):
+    return tuple(_randn((N, D), dtype, seed + i) for i in range(3))
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES), ids=list(DTYPES))
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("swap", [False, True], ids=["noswap", "swap"])
+@pytest.mark.parametrize("pcase", list(P_CASES))
+def test_triplet_forward_matches_torch(pcase, swap, reduction, dtype):
+    pnorm, _ = P_CASES[pcase]
+    dt = DTYPES[dtype]
+    seed = 1000 + 17 * list(P_CASES).index(pcase) + 5 * swap + ["none", "mean", "sum"].index(reduction)
+    # N = 13: 4 programs of ROWS=4, last one with a row tail; D = 37: 3 chunks, a tail
+    a, p, n = _triplet_inputs(13, 37, dt, seed)
+    kw = dict(margin=1.0, pnorm=pnorm, swap=swap, reduction=reduction)
+    got = triplet_launch(a, p, n, **kw)
+    ref, scale = triplet_reference(a, p, n, **kw)
+    check_triplet(got, ref, scale, dt)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("pcase", list(P_CASES))
+@pytest.mark.parametrize("N,D,margin", [
+    (1, 1, 1.0),      # singleton
+    (1, 37, 0.3),     # one row, tails in D
+    (9, 1, 0.3),      # one column, row tail
+    (8, 32, 1.0),     # exact multiples of ROWS and BLOCK_D
+    (5, 16, 0.3),     # one exact chunk
+    (7, 37, 1.0),     # tails everywhere
+    (3, 5, 0.3),      # D < BLOCK_D
+], ids=lambda v: str(v))
+def test_triplet_forward_shapes(N, D, margin, pcase, reduction):
+    pnorm, _ = P_CASES[pcase]
+    a, p, n = _triplet_inputs(N, D, torch.float32, 31 * N + D)
+    for swap in (False, True):
+        kw = dict(margin=margin, pnorm=pnorm, swap=swap, reduction=reduction)
+        got = triplet_launch(a, p, n, **kw)
+        ref, scale = triplet_reference(a, p, n, **kw)
+        check_triplet(got, ref, scale, torch.float32)
+
+
+@pytest.mark.parametrize("pcase", list(P_CASES))
+@pytest.mark.parametrize("eps", [0.25, -0.5])
+def test_triplet_forward_eps_added_to_difference(pcase, eps):
+    # a large eps makes its treatment visible: it is added to every real element of the
+    # difference (as torch.pairwise_distance does) and to none of the masked tail lanes
+    pnorm, _ = P_CASES[pcase]
+    a, p, n = _triplet_inputs(6, 21, torch.float32, 77)
+    for swap in (False, True):
+        for reduction in ("none", "sum"):
+            kw = dict(margin=1.0, pnorm=pnorm, swap=swap, reduction=reduction, eps=eps)
+            got = triplet_launch(a, p, n, **kw)
+            ref, scale = triplet_reference(a, p, n, **kw)
+            check_triplet(got, ref, scale, torch.float32)
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES), ids=list(DTYPES))
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("pcase", list(P_CASES))
+def test_triplet_forward_zero_dim(pcase, reduction, dtype):
+    # D = 0: every distance is 0, so every row's loss is the margin
+    dt = DTYPES[dtype]
+    N = 6
+    a = p = n = torch.empty((N, 0), dtype=dt)
+    for swap in (False, True):
+        kw = dict(margin=0.3, pnorm=P_CASES[pcase][0], swap=swap, reduction=reduction)
+        got = triplet_launch(a, p, n, **kw)
+        ref, scale = triplet_reference(a, p, n, **kw)
+        expect = {"none": torch.full((N,), 0.3, dtype=torch.float64),
+                  "mean": torch.tensor(0.3, dtype=torch.float64),
+                  "sum": torch.tensor(0.3 * N, dtype=torch.float64)}[reduction]
+        assert torch.allclose(ref, expect)
+        check_triplet(got, ref, scale, dt)
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES), ids=list(DTYPES))
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_triplet_forward_empty_batch(reduction, dtype):
+    # N = 0: the row kernel has an empty grid and is not launched; the reduce kernel runs
+    # with count = 0: mean = 0/0 = NaN, sum = 0
+    dt = DTYPES[dtype]
+    a = p = n = torch.empty((0, 5), dtype=dt)
+    kw = dict(margin=1.0, pnorm=2.0, swap=False, reduction=reduction)
+    ref, _ = triplet_reference(a, p, n, **kw)
+    if reduction == "none":
+        got = triplet_launch(a, p, n, **kw)
+        assert got.shape == (0,)
+        return
+    for poison in (float("nan"), 123.0):  # a non-NaN poison shows the NaN mean is written
+        got = triplet_launch(a, p, n, poison=poison, **kw)
+        if reduction == "mean":
+            assert math.isnan(ref.item())
+            assert math.isnan(got.item()), f"mean of no rows: expected NaN, got {got.item()}"
+        else:
+            assert ref.item() == 0.0
+            assert got.item() == 0.0, f"sum of no rows: expected 0, got {got.item()}"
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES), ids=list(DTYPES))
+@pytest.mark.parametrize("pcase", list(P_CASES))
+def test_triplet_forward_strided_rows(pcase, dtype):
+    # rows with a stride larger than D, a different one per input, NaN in the padding
+    dt = DTYPES[dtype]
+    N, D = 9, 23
+    a = _padded_rows(N, D, 13, dt, 501)
+    p = _padded_rows(N, D, 1, dt, 502)
+    n = _padded_rows(N, D, 41, dt, 503)
+    assert (a.stride(0), p.stride(0), n.stride(0)) == (36, 24, 64)
+    for swap in (False, True):
+        for reduction in ("none", "mean", "sum"):
+            kw = dict(margin=1.0, pnorm=P_CASES[pcase][0], swap=swap, reduction=reduction)
+            got = triplet_launch(a, p, n, **kw)
+            ref, scale = triplet_reference(a, p, n, **kw)
+            check_triplet(got, ref, scale, dt)
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES), ids=list(DTYPES))
+def test_triplet_forward_mean_is_sum_over_n(dtype):
+    dt = DTYPES[dtype]
+    N = 29
+    a, p, n = _triplet_inputs(N, 19, dt, 901)
+    for pcase in ("p2", "p0.5"):
+        kw = dict(margin=0.3, pnorm=P_CASES[pcase][0], swap=True)
+        s = triplet_launch(a, p, n, reduction="sum", **kw)
+        m = triplet_launch(a, p, n, reduction="mean", **kw)
+        if dt == torch.float32:
+            # both are the same fp32 total, once divided by 1 and once by N
+            assert m.item() == (s / torch.tensor(float(N), dtype=torch.float32)).item()
+        else:
+            # each is rounded once to the output dtype
+            ulp = torch.finfo(dt).eps
+            assert abs(m.double().item() - s.double().item() / N) <= 2 * ulp * abs(m.item())
+
+
+def test_triplet_forward_deterministic():
+    # many partials (N = 61 -> 16 programs; chunked by BLOCK = 4 in the reduce): the mean
+    # is the same bits run after run
+    a, p, n = _triplet_inputs(61, 45, torch.float32, 4242)
+    for pcase in ("p2", "p3"):
+        kw = dict(margin=1.0, pnorm=P_CASES[pcase][0], swap=True, reduction="mean")
+        runs = [triplet_launch(a, p, n, **kw) for _ in range(4)]
+        bits = {r.view(torch.int32).item() for r in runs}
+        assert len(bits) == 1, f"mean differs between runs: {[r.item() for r in runs]}"
+        ref, scale = triplet_reference(a, p, n, **kw)
+        check_triplet(runs[0], ref, scale, torch.float32)
+
+
+@pytest.mark.parametrize("rows,block_d,red_block", [(1, 16, 1), (16, 32, 1024), (2, 64, 2)])
+def test_triplet_forward_other_tiles(rows, block_d, red_block):
+    # the math must not depend on the tile shape the runtime picks
+    a, p, n = _triplet_inputs(19, 70, torch.float32, 7 * rows + block_d)
+    for pcase in P_CASES:
+        for reduction in ("none", "mean"):
+            kw = dict(margin=1.0, pnorm=P_CASES[pcase][0], swap=True, reduction=reduction)
+            got = triplet_launch(a, p, n, rows=rows, block_d=block_d, red_block=red_block, **kw)
+            ref, scale = triplet_reference(a, p, n, **kw)
+            check_triplet(got, ref, scale, torch.float32)
+
+
+# --------------------------------------------------------------------------------------
+# matmul
+# --------------------------------------------------------------------------------------
+
+BM = BN = BK = 16  # tl.dot in the interpreter needs every dim >= 16
+
+
+def matmul_launch(a, b, c, *, precision=0, a_k1=None, b_n1=None, group_m=2,
+                  block=(BM, BN, BK)):
+    M, K = a.shape
+    K2, N = b.shape
+    assert K == K2 and tuple(c.shape) == (M, N)
+    assert M > 0 and N > 0, "the kernel wraps offsets with % M / % N: never launch empty"
+    if a_k1 is None:
+        a_k1 = int(a.stride(1) == 1)
+    if b_n1 is None:
+        b_n1 = int(b.stride(1) == 1)
+    assert not a_k1 or K <= 1 or a.stride(1) == 1
+    assert not b_n1 or N <= 1 or b.stride(1) == 1
+    bm, bn, bk = block
+    grid = (triton.cdiv(M, bm) * triton.cdiv(N, bn),)
+    _matmul_kernel[grid](
+        a, b, c, M, N, K,
+        a.stride(0), a.stride(1), b.stride(0), b.stride(1), c.stride(0), c.stride(1),
+        PRECISION=precision, A_K1=a_k1, B_N1=b_n1,
+        BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=group_m)
+    return c
+
+
+def _strided(shape, dtype, seed, layout):
+    """A (rows, cols) operand in the given memory layout; every byte of its buffer that is
+    not part of the view is NaN."""
+    r, c = shape
+    vals = _randn(shape, dtype, seed)
+    if layout == "row":
+        return vals.contiguous()
+    if layout == "col":  # column-major: the transpose of a contiguous (c, r) tensor
+        buf = torch.full((c, r), float("nan"), dtype=dtype)
+        x = buf.t()
+    elif layout == "rowpad":  # row-major with padded rows
+        buf = torch.full((r, c + 5), float("nan"), dtype=dtype)
+        x = buf[:, :c]
+    elif layout == "slice":  # no unit stride at all
+        buf = torch.full((2 * r + 1, 3 * c + 2), float("nan"), dtype=dtype)
+        x = buf[1::2, 2::3][:r, :c]
+    else:
+        raise ValueError(layout)
+    x.copy_(vals)
+    return x
+
+
+def _out(shape, dtype, layout):
+    """C (poisoned with NaN) plus its whole buffer, to check nothing outside C is written."""
+    m, n = shape
+    if layout == "row":
+        buf = torch.full((m, n), float("nan"), dtype=dtype)
+        return buf, buf
+    if layout == "col":  # C written through a transposed view
+        buf = torch.full((n, m), float("nan"), dtype=dtype)
+        return buf.t(), buf
+    if layout == "slice":
+        buf = torch.full((2 * m + 1, 2 * n + 3), float("nan"), dtype=dtype)
+        return buf[1::2, 1::2][:m, :n], buf
+    raise ValueError(layout)
+
+
+def check_matmul_written(c, buf):
+    assert not torch.isnan(c).any(), (
+        f"C elements not written: {torch.isnan(c).nonzero().tolist()[:8]}")
+    outside = buf.numel() - c.numel()
+    assert int(torch.isnan(buf).sum()) == outside, "the kernel wrote outside of C"
+
+
+def rel_err(got, ref):
+    return ((got.double() - ref).norm() / ref.norm()).item()
+
+
+# (name, A layout, B layout, A_K1, B_N1, C layout)
+LAYOUTS = [
+    ("rowmajor", "row", "row", 1, 1, "row"),
+    ("rowmajor_general", "row", "row", 0, 0, "row"),        # general path on unit strides
+    ("rowpad", "rowpad", "rowpad", 1, 1, "row"),
+    ("transposed", "col", "col", 0, 0, "row"),
+    ("a_col_b_row", "col", "row", 0, 1, "row"),
+    ("a_row_b_col", "row", "col", 1, 0, "row"),
+    ("slices", "slice", "slice", 0, 0, "slice"),
+    ("c_transposed", "row", "col", 1, 0, "col"),
+]
+SHAPES = [(37, 21, 19), (1, 1, 1), (16, 16, 16), (5, 33, 40), (33, 1, 7)]
+
+
+def _matmul_case(M, N, K, dtype, layout, seed):
+    name, la, lb, a_k1, b_n1, lc = layout
+    a = _strided((M, K), dtype, seed, la)
+    b = _strided((K, N), dtype, seed + 1, lb)
+    c, buf = _out((M, N), dtype, lc)
+    return a, b, c, buf, a_k1, b_n1
+
+
+def _tf32_ref(x):
+    """Round fp32 to TF32 (10 mantissa bits), ties to even, in fp64 math per element."""
+    bits = x.contiguous().view(torch.int32).numpy().view(np.uint32)
+    return torch.from_numpy(tf32_round_bits(bits).view(np.float32).copy())
+
+
+@pytest.mark.parametrize("precision", [0, 1], ids=["highest", "high_tf32"])
+@pytest.mark.parametrize("layout", LAYOUTS, ids=[lay[0] for lay in LAYOUTS])
+@pytest.mark.parametrize("shape", SHAPES, ids=["x".join(map(str, s)) for s in SHAPES])
+def test_matmul_fp32(shape, layout, precision):
+    M, N, K = shape
+    a, b, c, buf, a_k1, b_n1 = _matmul_case(M, N, K, torch.float32, layout, 11 * M + N + K)
+    matmul_launch(a, b, c, precision=precision, a_k1=a_k1, b_n1=b_n1)
+    check_matmul_written(c, buf)
+    ref = a.double() @ b.double()
+    err = rel_err(c, ref)
+    if precision == 0:
+        assert err < 1e-5, f"fp32 'highest': relative error {err:.3g}"
+    else:
+        assert err < 5e-3, f"fp32 'high' (TF32): relative error {err:.3g}"
+        # the products are those of the operands rounded to nearest TF32: against that
+        # exact reference only fp32 accumulation error is left (truncation would be
+        # off by ~1e-4 here)
+        ref_rn = _tf32_ref(a).double() @ _tf32_ref(b).double()
+        err_rn = rel_err(c, ref_rn)
+        assert err_rn < 1e-5, f"TF32 operands not rounded to nearest: {err_rn:.3g}"
+
+
+@triton.jit
+def _dot_probe_kernel(a_ptr, b_ptr, c_ptr, BLOCK: tl.constexpr):
+    r = tl.arange(0, BLOCK)
+    idx = r[:, None] * BLOCK + r[None, :]
+    acc = tl.dot(tl.load(a_ptr + idx), tl.load(b_ptr + idx),
+                 tl.zeros((BLOCK, BLOCK), dtype=tl.float32))
+    tl.store(c_ptr + idx, acc)
+
+
+_DOT_OK = {}
+
+
+def _interpreter_dot_works(dtype):
+    """Whether the interpreter's tl.dot itself is right for this dtype, probed with a
+    minimal kernel (not the one under test). Triton 3.6's interpreter runs tl.dot on bf16
+    as np.matmul of the raw uint16 bit patterns (create_dot has no bf16 conversion)."""
+    if dtype not in _DOT_OK:
+        a = _randn((16, 16), dtype, 5)
+        b = _randn((16, 16), dtype, 6)
+        c = torch.full((16, 16), float("nan"), dtype=torch.float32)
+        _dot_probe_kernel[(1,)](a, b, c, BLOCK=16)
+        _DOT_OK[dtype] = rel_err(c, a.double() @ b.double()) < 1e-5
+    return _DOT_OK[dtype]
+
+
+@pytest.mark.parametrize("dtype", ["fp16", "bf16"])
+@pytest.mark.parametrize("layout", LAYOUTS, ids=[lay[0] for lay in LAYOUTS])
+@pytest.mark.parametrize("shape", SHAPES[:3], ids=["x".join(map(str, s)) for s in SHAPES[:3]])
+def test_matmul_half(shape, layout, dtype):
+    dt = DTYPES[dtype]
+    if not _interpreter_dot_works(dt):
+        pytest.skip(f"this Triton interpreter's tl.dot is wrong for {dtype} by itself (3.6 "
+                    "multiplies bf16 bit patterns as uint16 integers), so the matmul "
+                    "kernel cannot be checked in it")
+    M, N, K = shape
+    a, b, c, buf, a_k1, b_n1 = _matmul_case(M, N, K, dt, layout, 7 * M + N + K)
+    matmul_launch(a, b, c, precision=0, a_k1=a_k1, b_n1=b_n1)
+    check_matmul_written(c, buf)
+    err = rel_err(c, a.double() @ b.double())
+    assert err < TOL[dt], f"{dtype}: relative error {err:.3g}"
+
+
+@pytest.mark.parametrize("dtype,precision", [("fp32", 0), ("fp32", 1), ("fp16", 0), ("bf16", 0)])
+@pytest.mark.parametrize("M,N", [(37, 21), (1, 1)])
+def test_matmul_k0(M, N, dtype, precision):
+    # K = 0: no K step at all, C must be all zeros (not left as the NaN poison)
+    dt = DTYPES[dtype]
+    a = torch.empty((M, 0), dtype=dt)
+    b = torch.empty((0, N), dtype=dt)
+    for lc in ("row", "col"):
+        c, buf = _out((M, N), dt, lc)
+        matmul_launch(a, b, c, precision=precision, a_k1=1, b_n1=1)
+        check_matmul_written(c, buf)
+        assert (c == 0).all()
+
+
+@pytest.mark.parametrize("group_m", [1, 2, 3, 8])
+def test_matmul_grouped_tile_order(group_m):
+    # 5 x 3 tiles: groups of GROUP_M tile rows, the last group shorter; every tile of C
+    # must be computed exactly once and from the right A rows / B columns
+    M, N, K = 70, 40, 24
+    a = _randn((M, K), torch.float32, 61)
+    b = _randn((K, N), torch.float32, 62)
+    c, buf = _out((M, N), torch.float32, "row")
+    matmul_launch(a, b, c, group_m=group_m)
+    check_matmul_written(c, buf)
+    err = rel_err(c, a.double() @ b.double())
+    assert err < 1e-5, f"GROUP_M={group_m}: relative error {err:.3g}"
+
+
+@pytest.mark.parametrize("block", [(16, 32, 16), (32, 16, 32)], ids=str)
+def test_matmul_other_tiles(block):
+    M, N, K = 45, 50, 70
+    a = _strided((M, K), torch.float32, 71, "col")
+    b = _strided((K, N), torch.float32, 72, "rowpad")
+    c, buf = _out((M, N), torch.float32, "slice")
+    for precision in (0, 1):
+        c.fill_(float("nan"))
+        matmul_launch(a, b, c, precision=precision, a_k1=0, b_n1=1, block=block)
+        check_matmul_written(c, buf)
+        err = rel_err(c, a.double() @ b.double())
+        assert err < (1e-5 if precision == 0 else 5e-3), f"relative error {err:.3g}"
+
+
+# --------------------------------------------------------------------------------------
+# _round_to_tf32: bit-exact against an independent reference
+# --------------------------------------------------------------------------------------
+
+@triton.jit
+def _tf32_probe_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m, other=0.0)
+    tl.store(y_ptr + offs, _round_to_tf32(x), mask=m)
+
+
+def tf32_round_bits(bits):
+    """Reference on uint32 bit patterns, written by comparisons rather than the kernel's
+    add-and-mask: round the 13 dropped bits to nearest, ties to even (bit 13); a carry
+    may ripple into the exponent (largest finite -> inf); inf and NaN are kept as is."""
+    b = bits.astype(np.uint64)
+    low = b & 0x1FFF
+    keep = b & 0xFFFFE000
+    odd = (b >> 13) & 1
+    up = (low > 0x1000) | ((low == 0x1000) & (odd == 1))
+    out = keep + np.where(up, np.uint64(0x2000), np.uint64(0))
+    special = (b & 0x7F800000) == 0x7F800000
+    out = np.where(special, b, out)
+    assert (out <= 0xFFFFFFFF).all()
+    return out.astype(np.uint32)
+
+
+def _tf32_run(bits):
+    x = torch.from_numpy(bits.astype(np.uint32).view(np.float32).copy())
+    y = torch.full_like(x, float("nan"))
+    y.view(torch.int32).fill_(0x7FC0DEAD)  # poison with a NaN payload no result can have
+    BLOCK = 64
+    _tf32_probe_kernel[(triton.cdiv(x.numel(), BLOCK),)](x, y, x.numel(), BLOCK=BLOCK)
+    return y.view(torch.int32).numpy().view(np.uint32)
+
+
+def _tf32_special_patterns():
+    pats = []
+    for hi in (0x3F800000, 0x40490000, 0x00000000, 0x00800000, 0x7F000000, 0x3F802000):
+        for low in (0x0000, 0x0001, 0x0FFF, 0x1000, 0x1001, 0x1FFF):
+            for bit13 in (0, 0x2000):  # even and odd last kept bit
+                pats.append(hi | bit13 | low)
+    pats += [
+        0x3F801000,  # 1 + half a TF32 ulp, even: ties down to 1.0
+        0x3F803000,  # tie with odd bit 13: up to 0x3F804000
+        0x3FFFF000,  # tie, odd, mantissa all ones: carries into the exponent -> 2.0
+        0x3FFFEFFF,  # just below that tie: down
+        0x7F7FFFFF,  # largest finite: rounds up to inf
+        0x7F7FEFFF,  # just below the tie at the top: stays finite
+        0x7F7FF000,  # exact tie at the top, odd: inf
+        0x7F7FD000,  # exact tie at the top, even: down
+        0x7F800000,  # +inf
+        0x7F800001,  # NaN whose payload lies only in the dropped bits: must stay NaN
+        0x7FC00000,  # quiet NaN
+        0x7FBFFFFF,  # signalling NaN, all payload bits
+        0x00000001,  # smallest subnormal: to 0
+        0x00001000,  # subnormal tie, even: to 0
+        0x00003000,  # subnormal tie, odd: up
+        0x007FFFFF,  # largest subnormal: up to the smallest normal
+    ]
+    pats += [p | 0x80000000 for p in list(pats)]  # negatives: same magnitude rounding
+    return np.array(pats, dtype=np.uint64).astype(np.uint32)
+
+
+def test_matmul_round_to_tf32_special_patterns():
+    bits = _tf32_special_patterns()
+    got = _tf32_run(bits)
+    want = tf32_round_bits(bits)
+    bad = np.nonzero(got != want)[0]
+    assert bad.size == 0, "; ".join(
+        f"{bits[i]:#010x} -> got {got[i]:#010x}, want {want[i]:#010x}" for i in bad[:10])
+    # a few spot values, written out by hand
+    spot = {0x3F801000: 0x3F800000, 0x3F803000: 0x3F804000, 0x3FFFF000: 0x40000000,
+            0x7F7FFFFF: 0x7F800000, 0xFF7FFFFF: 0xFF800000, 0xBF803000: 0xBF804000,
+            0x3F801001: 0x3F802000, 0x3F800FFF: 0x3F800000, 0x00003000: 0x00004000}
+    got_spot = _tf32_run(np.array(list(spot), dtype=np.uint64).astype(np.uint32))
+    assert [int(v) for v in got_spot] == list(spot.values())
+    nan_in = np.array([0x7F800001, 0xFFC00000, 0x7FBFFFFF], dtype=np.uint64).astype(np.uint32)
+    assert np.isnan(_tf32_run(nan_in).view(np.float32)).all()
+
+
+def test_matmul_round_to_tf32_random_bits():
+    g = _gen(2024)
+    bits = torch.randint(0, 2**32, (3000,), generator=g, dtype=torch.int64).numpy()
+    # plus many exact ties and their neighbours, at random exponents and signs
+    base = torch.randint(0, 2**19, (1000,), generator=g, dtype=torch.int64).numpy() << 13
+    ties = np.concatenate([base | 0x1000, base | 0x0FFF, base | 0x1001])
+    bits = np.concatenate([bits, ties]).astype(np.uint64).astype(np.uint32)
+    got = _tf32_run(bits)
+    want = tf32_round_bits(bits)
+    bad = np.nonzero(got != want)[0]
+    assert bad.size == 0, "; ".join(
+        f"{bits[i]:#010x} -> got {got[i]:#010x}, want {want[i]:#010x}" for i in bad[:10])
+    # the result is a TF32 value (13 low bits clear) unless inf/NaN, within half a TF32 ulp
+    fin = (bits & 0x7F800000) != 0x7F800000
+    assert ((got[fin] & 0x1FFF) == 0).all()
+    x = bits[fin].view(np.float32).astype(np.float64)
+    y = got[fin].view(np.float32).astype(np.float64)
+    ok = np.isfinite(y)
+    ulp = np.spacing(np.abs(x[ok]).astype(np.float32)).astype(np.float64) * 2**13
+    assert (np.abs(y[ok] - x[ok]) <= ulp / 2).all()

@@ -16,7 +16,7 @@ Outputs under --out:
 import argparse
 import concurrent.futures as cf
 import hashlib
-import importlib
+import importlib.util
 import json
 import os
 import re
@@ -27,7 +27,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(HERE))
 
 import manifest  # noqa: E402
@@ -40,9 +39,25 @@ def _triton_bin(tool):
     return Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / tool
 
 
+def _kernel_path(kernel):
+    return ROOT / "python" / Path(*kernel.module.split(".")).with_suffix(".py")
+
+
 def _source_text(kernel):
-    spec = importlib.util.find_spec(kernel.module)
-    return Path(spec.origin).read_text()
+    return _kernel_path(kernel).read_text()
+
+
+def _load_kernel(kernel):
+    """The @triton.jit function, loaded from its file: importing the `tritium` package
+    would need the library this step is building."""
+    name = "_tritium_aot_" + kernel.module.replace(".", "_")
+    mod = sys.modules.get(name)
+    if mod is None:
+        spec = importlib.util.spec_from_file_location(name, _kernel_path(kernel))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return getattr(mod, kernel.function)
 
 
 def cache_key(variant, arch, triton_version):
@@ -75,7 +90,7 @@ def _compile_one(job):
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
-    fn = getattr(importlib.import_module(variant.kernel.module), variant.kernel.function)
+    fn = _load_kernel(variant.kernel)
     t0 = time.time()
     src = ASTSource(fn, variant.signature(), constexprs=variant.constexprs(), attrs=variant.attrs())
     k = triton.compile(src, target=GPUTarget("cuda", arch, 32),

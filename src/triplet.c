@@ -73,6 +73,9 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
                             "negative %lld)", (long long)stride_anchor, (long long)stride_positive,
                             (long long)stride_negative);
     if (!(p > 0.0f)) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "p must be > 0 (got %g)", (double)p);
+    if (isinf(p) && d == 0)
+        return tritium_fail(TRITIUM_ERROR_INVALID_SIZE, "d = 0 with p = inf: the max-norm of an empty row is "
+                            "undefined (PyTorch raises too)");
     if (!isfinite(margin)) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "margin must be finite");
     if (!isfinite(eps)) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "eps must be finite");
     if (swap != 0 && swap != 1) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "swap must be 0 or 1 (got %d)", swap);

@@ -1,0 +1,38 @@
+"""python -m tritium info: the driver, each visible GPU, its arch and the image tritium would load."""
+import argparse
+import sys
+
+
+def info():
+    from ._lib import ffi, lib
+    import tritium
+    print(f"tritium {tritium.__version__} (libtritium {ffi.string(lib.tritium_version_string()).decode()})")
+    print(f"shipped archs: {ffi.string(lib.tritium_shipped_archs()).decode()}")
+    count = ffi.new("int *")
+    s = lib.tritium_device_count(count)
+    if s != 0:
+        print(f"driver: {ffi.string(lib.tritium_status_string(s)).decode()}: "
+              f"{ffi.string(lib.tritium_last_error()).decode()}")
+        return 0
+    print(f"driver: loaded, {count[0]} device(s)")
+    major, minor = ffi.new("int *"), ffi.new("int *")
+    name, image = ffi.new("char[256]"), ffi.new("char[256]")
+    for i in range(count[0]):
+        s = lib.tritium_device_info(i, major, minor, name, 256, image, 256)
+        detail = ffi.string(image).decode() if s == 0 else ffi.string(lib.tritium_last_error()).decode()
+        print(f"  device {i}: {ffi.string(name).decode()}, sm_{major[0]}{minor[0]}: image {detail}")
+    return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m tritium")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("info", help="driver, GPUs, and which kernel image each would use")
+    args = ap.parse_args(argv)
+    if args.cmd == "info":
+        return info()
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""What the torch-facing wrappers share: dtype mapping, checks that name the argument,
+the current stream, and workspace allocation."""
+import torch
+
+from ._lib import ffi, lib
+
+DTYPES = {torch.float32: lib.TRITIUM_FLOAT32, torch.float16: lib.TRITIUM_FLOAT16,
+          torch.bfloat16: lib.TRITIUM_BFLOAT16}
+
+
+def check_tensor(name, t, device=None, dtype=None):
+    """A CUDA tensor of a supported dtype (matching `device`/`dtype` when given)."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if t.device.type != "cuda":
+        raise ValueError(f"{name} must be a CUDA tensor, got device {t.device}")
+    if t.dtype not in DTYPES:
+        raise TypeError(f"{name} has dtype {t.dtype}; tritium supports float32, float16 and bfloat16")
+    if device is not None and t.device != device:
+        raise ValueError(f"{name} is on {t.device}, expected {device} like the first input")
+    if dtype is not None and t.dtype != dtype:
+        raise TypeError(f"{name} has dtype {t.dtype}, expected {dtype} like the first input")
+
+
+def stream_of(device):
+    """The current torch stream of `device`, as the C API's stream argument."""
+    return ffi.cast("struct CUstream_st *", torch.cuda.current_stream(device).cuda_stream)
+
+
+def ptr(t):
+    return ffi.cast("void *", t.data_ptr())
+
+
+def workspace(nbytes, device):
+    """(pointer, size, tensor keeping it alive) for a workspace of `nbytes` bytes."""
+    if nbytes == 0:
+        return ffi.NULL, 0, None
+    buf = torch.empty(nbytes, dtype=torch.uint8, device=device)
+    return ptr(buf), nbytes, buf
+
+
+class on_device:
+    """Make `device` current for a call (the C API takes the stream's context; torch's
+    default stream is the legacy one, which means the current context)."""
+
+    def __init__(self, device):
+        self.device = device
+        self.prev = None
+
+    def __enter__(self):
+        if torch.cuda.current_device() != self.device.index:
+            self.prev = torch.cuda.current_device()
+            torch.cuda.set_device(self.device)
+        return self
+
+    def __exit__(self, *exc):
+        if self.prev is not None:
+            torch.cuda.set_device(self.prev)
+        return False

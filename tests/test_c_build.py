@@ -1,0 +1,386 @@
+"""Checks of the built C library, its install tree and its shipped images (CPU only).
+
+Runs everywhere, CI included: nothing here needs a GPU or a CUDA toolkit (cuobjdump comes
+with the triton package). The build directory is $TRITIUM_BUILD_DIR, default <repo>/build,
+configured and built as:
+
+    cmake -S . -B build -DPython3_EXECUTABLE=<python with triton 3.6.0> -DTRITIUM_ARCHS="89;90"
+    cmake --build build -j
+
+Every test skips, saying why, when libtritium.so is not built there.
+
+    pytest -q tests/test_c_build.py              # all
+    pytest -q tests/test_c_build.py -m "not slow" # without the install + examples build
+    pytest -q -s tests/test_c_build.py -k occupancy  # prints the sm_89 occupancy table
+"""
+import importlib.util
+import json
+import math
+import os
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD = Path(os.environ.get("TRITIUM_BUILD_DIR") or REPO / "build").resolve()
+HEADER = REPO / "include" / "tritium.h"
+SHARED_LIB = BUILD / "libtritium.so"
+STATIC_LIB = BUILD / "libtritium.a"
+AOT = BUILD / "aot"
+
+pytestmark = pytest.mark.skipif(
+    not SHARED_LIB.exists(),
+    reason=f"libtritium.so is not built in {BUILD} (build it with CMake, or set TRITIUM_BUILD_DIR)")
+
+
+def _tool(name):
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not on PATH")
+    return path
+
+
+def _run(cmd, timeout=120, **kw):
+    """Run a command, failing the test with its output when it fails."""
+    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, **kw)
+    if p.returncode != 0:
+        pytest.fail(f"{' '.join(map(str, cmd))} exited {p.returncode}\n"
+                    f"--- stdout\n{p.stdout}\n--- stderr\n{p.stderr}")
+    return p
+
+
+def _header_functions():
+    """The names of the functions tritium.h declares (every TRITIUM_API declaration)."""
+    text = HEADER.read_text()
+    names = re.findall(r"^TRITIUM_API\b[^;(]*?\b(tritium_\w+)\s*\(", text, re.M)
+    assert len(names) == text.count("\nTRITIUM_API "), "a TRITIUM_API declaration was not parsed"
+    assert len(names) == len(set(names))
+    return names
+
+
+# ---- a. the header compiles alone, strictly, as C and C++ --------------------------------
+
+def test_header_declares_the_api():
+    names = set(_header_functions())
+    for expected in ("tritium_version", "tritium_status_string", "tritium_last_error",
+                     "tritium_device_count", "tritium_device_info",
+                     "tritium_triplet_margin_loss_workspace_size", "tritium_triplet_margin_loss",
+                     "tritium_matmul_workspace_size", "tritium_matmul"):
+        assert expected in names
+    assert not re.search(r"#\s*include\s*[<\"]cuda", HEADER.read_text()), "tritium.h includes a CUDA header"
+
+
+@pytest.mark.parametrize("compiler,std", [("gcc", "c99"), ("g++", "c++11"), ("g++", "c++17")])
+def test_header_compiles_standalone(tmp_path, compiler, std):
+    cc = _tool(compiler)
+    names = _header_functions()
+    # Casting to void (*)(void) is the one function-pointer cast -Wcast-function-type accepts.
+    src = "\n".join([
+        '#include "tritium.h"',
+        '#include "tritium.h" /* the include guard holds */',
+        "typedef void (*any_fn)(void);",
+        "static const any_fn api[] = {",
+        *[f"    (any_fn){n}," for n in names],
+        "};",
+        "int main(void) {",
+        "    tritium_status s = TRITIUM_SUCCESS;",
+        "    tritium_dtype t = TRITIUM_BFLOAT16;",
+        "    tritium_reduction r = TRITIUM_REDUCTION_MEAN;",
+        "    tritium_precision p = TRITIUM_PRECISION_HIGH;",
+        "    struct CUstream_st *stream = 0;",
+        "    unsigned v = TRITIUM_VERSION_NUMBER;",
+        "    (void)stream;",
+        "    return (int)(sizeof api / sizeof api[0]) + (int)s + (int)t + (int)r + (int)p +",
+        "           (int)(v != tritium_version()) + (TRITIUM_VERSION_STRING[0] == '0');",
+        "}",
+        ""])
+    tu = tmp_path / ("tu.c" if compiler == "gcc" else "tu.cpp")
+    tu.write_text(src)
+    flags = ["-std=" + std, "-Wall", "-Wextra", "-Werror", "-pedantic"]
+    if compiler == "gcc":
+        flags.append("-Wstrict-prototypes")
+    # only include/ on the include path; -H lists every header the TU pulled in
+    p = _run([cc, *flags, "-H", "-I", REPO / "include", tu, "-o", tmp_path / "tu",
+              "-L", BUILD, "-ltritium", "-Wl,-rpath," + str(BUILD)])
+    included = [ln.lstrip(". ") for ln in p.stderr.splitlines() if ln.startswith(".")]
+    assert any(h.endswith("tritium.h") for h in included)
+    assert not [h for h in included if "cuda" in Path(h).name.lower()], included
+    # and it linked against libtritium.so, so every declared function is defined there
+
+
+# ---- b. what the libraries export ------------------------------------------------------------
+
+def _nm_names(args):
+    out = _run([_tool("nm"), *args]).stdout
+    names = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and not line.endswith(":"):
+            names.append(parts[-1])
+    return names
+
+
+def test_shared_library_exports_only_the_api():
+    names = _nm_names(["-D", "--defined-only", SHARED_LIB])
+    assert names, "nm found no dynamic symbols"
+    assert [n for n in names if not n.startswith("tritium_")] == []
+    # exactly the header's functions: nothing internal leaks, nothing declared is missing
+    assert sorted(names) == sorted(_header_functions())
+
+
+def test_shared_library_soname_and_dependencies():
+    out = _run([_tool("readelf"), "-d", SHARED_LIB]).stdout
+    soname = re.findall(r"\(SONAME\)\s+Library soname: \[(.*)\]", out)
+    assert soname == ["libtritium.so.0"]
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.*)\]", out)
+    # the driver is dlopen'ed at run time, never linked
+    assert not [n for n in needed if "cuda" in n], needed
+    assert os.readlink(BUILD / "libtritium.so") == "libtritium.so.0"
+
+
+def test_static_library_external_symbols_are_prefixed():
+    if not STATIC_LIB.exists():
+        pytest.skip(f"{STATIC_LIB} is not built")
+    names = _nm_names(["-g", "--defined-only", STATIC_LIB])
+    assert set(_header_functions()) <= set(names)
+    assert [n for n in names if not n.startswith("tritium_")] == []
+
+
+# ---- c. the C test program, linked both ways ----------------------------------------------------
+
+@pytest.mark.parametrize("program", ["tritium_c_api_test", "tritium_c_api_test_static"])
+def test_c_api_test_program(program):
+    exe = BUILD / program
+    if not exe.exists():
+        pytest.skip(f"{exe} is not built (TRITIUM_BUILD_TESTS=OFF?)")
+    p = _run([exe], timeout=60)
+    lines = p.stdout.strip().splitlines()
+    assert lines and lines[-1] == "PASSED", p.stdout
+    assert "FAIL" not in p.stdout
+
+
+# ---- d. the shipped images: each is what the manifest says it is --------------------------------
+
+EM_CUDA = 190
+ELFOSABI_CUDA = 0x33
+
+
+def cubin_arch(data):
+    """'sm_89' / 'sm_90a' from a cubin's ELF header.
+
+    e_flags of a CUDA ELF: with EI_ABIVERSION 7 (CUDA 12's ptxas, what triton 3.6 ships)
+    the SM number is the low byte (EF_CUDA_SM) and the 'a' (architecture-specific) flag is
+    bit 11 (EF_CUDA_ACCELERATORS_V1, 0x800); with ABI version 8 (CUDA 13) the SM moves to
+    bits 8..15 and 'a' to bit 3 (0x8). Checked against cuobjdump's listing below.
+    """
+    assert data[:4] == b"\x7fELF", "not an ELF file"
+    assert data[4] == 2, "not a 64-bit ELF"
+    assert data[7] == ELFOSABI_CUDA, f"EI_OSABI {data[7]:#x}, not CUDA"
+    (e_machine,) = struct.unpack_from("<H", data, 18)
+    assert e_machine == EM_CUDA, f"e_machine {e_machine}, not EM_CUDA"
+    (flags,) = struct.unpack_from("<I", data, 48)
+    if data[8] < 8:
+        sm, accel = flags & 0xFF, flags & 0x800
+    else:
+        sm, accel = (flags >> 8) & 0xFF, flags & 0x8
+    return f"sm_{sm}{'a' if accel else ''}"
+
+
+def _manifest():
+    path = AOT / "manifest.json"
+    if not path.exists():
+        pytest.skip(f"{path} is not there")
+    return json.loads(path.read_text())
+
+
+def _cuobjdump():
+    spec = importlib.util.find_spec("triton")
+    if spec is None or spec.origin is None:
+        return None
+    exe = Path(spec.origin).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
+    return exe if exe.exists() else None
+
+
+def _res_usage(cuobjdump, path):
+    out = _run([cuobjdump, "-res-usage", path]).stdout
+    m = re.search(r"REG:(\d+) STACK:(\d+) SHARED:(\d+) LOCAL:(\d+)", out)
+    assert m, out
+    return dict(zip(("registers", "stack", "static_shared", "local"), map(int, m.groups())))
+
+
+def test_manifest_matches_the_files():
+    man = _manifest()
+    images = man["images"]
+    assert images
+    on_disk = {p.relative_to(AOT).as_posix() for p in AOT.glob("sm_*/*") if p.suffix in (".cubin", ".ptx")}
+    assert {r["file"] for r in images} == on_disk
+    for r in images:
+        assert r["kind"] in ("cubin", "ptx"), r
+        assert r["file"].startswith(r["arch"] + "/"), r
+        assert r["arch"] in man["archs"], r
+    # every arch the build claims has a cubin of every variant
+    variants = {r["variant"] for r in images}
+    for arch in man["archs"]:
+        assert {r["variant"] for r in images if r["arch"] == arch and r["kind"] == "cubin"} == variants, arch
+
+
+def test_cubins_have_the_arch_they_claim():
+    man = _manifest()
+    cuobjdump = _cuobjdump()
+    checked = 0
+    for r in man["images"]:
+        path = AOT / r["file"]
+        if r["kind"] == "cubin":
+            got = cubin_arch(path.read_bytes())
+            assert got == r["target"], f"{r['file']}: ELF says {got}, manifest {r['target']}"
+            assert re.fullmatch(r["arch"] + "a?", got), f"{r['file']}: {got} is not {r['arch']}"
+            if cuobjdump:
+                # an independent reading: cuobjdump names the ELF <stem>.<arch>.cubin
+                out = _run([cuobjdump, "-lelf", path]).stdout
+                assert re.search(rf"\.{re.escape(r['target'])}\.cubin\s*$", out, re.M), out
+                use = _res_usage(cuobjdump, path)
+                assert (use["registers"], use["stack"], use["local"]) == \
+                    (r["registers"], r["stack_bytes"], r["spill_bytes"]), f"{r['file']}: {use} vs manifest"
+        else:
+            m = re.search(r"^\.target\s+(sm_\w+)", path.read_text(), re.M)
+            assert m, f"{r['file']} has no .target line"
+            assert r["target"] == "compute_" + m.group(1)[3:], f"{r['file']}: .target {m.group(1)} vs {r['target']}"
+            assert re.fullmatch(r["arch"] + "a?", m.group(1)), f"{r['file']}: .target {m.group(1)}"
+        checked += 1
+    assert checked == len(man["images"])
+    if cuobjdump is None:
+        pytest.skip("arch read from ELF headers only: triton's cuobjdump is not installed")
+
+
+# RTX 4090 (AD102, compute capability 8.9), as the CUDA occupancy calculator models it.
+SM89 = dict(threads=1536, warps=48, regs=65536, reg_unit=256, reg_partitions=4, max_regs_per_thread=255,
+            smem=100 * 1024, smem_per_block=99 * 1024, smem_reserved_per_block=1024, smem_unit=128, blocks=24)
+
+
+def occupancy_sm89(num_warps, registers, shared_bytes):
+    """Resident blocks per SM of a kernel on the 4090, and what limits it."""
+    c = SM89
+    threads = num_warps * 32
+    regs_per_warp = math.ceil(registers * 32 / c["reg_unit"]) * c["reg_unit"]
+    # registers come from 4 partitions of 16K: whole warps per partition
+    warps_by_regs = (c["regs"] // c["reg_partitions"] // regs_per_warp) * c["reg_partitions"]
+    smem_block = math.ceil((shared_bytes + c["smem_reserved_per_block"]) / c["smem_unit"]) * c["smem_unit"]
+    limits = {
+        "blocks": c["blocks"],
+        "threads": c["threads"] // threads,
+        "regs": warps_by_regs // num_warps,
+        "smem": c["smem"] // smem_block,
+    }
+    blocks = min(limits.values())
+    return blocks, min(limits, key=limits.get), blocks * num_warps / c["warps"]
+
+
+def test_sm89_resources_and_occupancy():
+    man = _manifest()
+    rows = [r for r in man["images"] if r["arch"] == "sm_89" and r["kind"] == "cubin"]
+    if not rows:
+        pytest.skip("this build ships no sm_89 cubin (TRITIUM_ARCHS has no 89)")
+    cuobjdump = _cuobjdump()
+    table, bad = [], []
+    for r in rows:
+        shared = r["shared_bytes"]
+        if cuobjdump:  # the manifest records Triton's dynamic shared memory; add any static
+            shared += _res_usage(cuobjdump, AOT / r["file"])["static_shared"]
+        problems = []
+        if shared > SM89["smem_per_block"]:
+            problems.append(f"shared {shared} > 99 KB")
+        if r["spill_bytes"] or r["stack_bytes"]:
+            problems.append(f"spill {r['spill_bytes']} stack {r['stack_bytes']}")
+        if r["registers"] > SM89["max_regs_per_thread"]:
+            problems.append(f"{r['registers']} registers")
+        blocks, limiter, occ = occupancy_sm89(r["num_warps"], r["registers"], shared)
+        if blocks < 1:
+            problems.append("no block fits on an SM")
+        if problems:
+            bad.append(f"{r['variant']}: {', '.join(problems)}")
+        table.append((r["variant"], r["num_warps"], r["registers"], shared, blocks, limiter, occ))
+
+    w = max(len(t[0]) for t in table)
+    print(f"\nsm_89 occupancy on the RTX 4090 ({len(table)} cubins; 48 warps/SM, 64K regs, 100 KB smem)")
+    print(f"{'variant':<{w}} {'warps':>5} {'regs':>4} {'smem B':>7} {'blk/SM':>6} {'limit':>7} {'occ':>5}")
+    for v, nw, regs, sh, blocks, limiter, occ in table:
+        print(f"{v:<{w}} {nw:>5} {regs:>4} {sh:>7} {blocks:>6} {limiter:>7} {occ:>5.0%}")
+    assert not bad, "sm_89 cubins that do not fit the 4090:\n" + "\n".join(bad)
+
+
+def test_occupancy_model():
+    # hand-checked against the CUDA occupancy calculator (cc 8.9)
+    assert occupancy_sm89(8, 255, 65536)[:2] == (1, "regs")     # 8 warps x 8192 regs fill the file
+    assert occupancy_sm89(4, 255, 256)[:2] == (2, "regs")
+    assert occupancy_sm89(4, 28, 16)[:2] == (12, "threads")     # 1536 / 128 threads
+    assert occupancy_sm89(1, 16, 0)[:2] == (24, "blocks")
+    assert occupancy_sm89(4, 32, 48 * 1024)[:2] == (2, "smem")  # 49 KB each with the 1 KB reserve
+    assert occupancy_sm89(4, 32, 99 * 1024)[0] == 1             # 99 KB + 1 KB reserve = 100 KB per SM
+    assert occupancy_sm89(4, 32, 99 * 1024 + 1)[0] == 0
+
+
+# ---- e. the install tree, and the examples built against it ------------------------------------
+
+def _example_ok(p, what):
+    """An example exits 0 with "OK" (GPU) or with a "no GPU:" line (no driver or device)."""
+    assert p.returncode == 0, f"{what} exited {p.returncode}\n{p.stdout}\n{p.stderr}"
+    lines = p.stdout.strip().splitlines()
+    assert any(ln.startswith("no GPU:") for ln in lines) or lines[-1:] == ["OK"], f"{what}:\n{p.stdout}"
+    return lines[-1]
+
+
+@pytest.mark.slow
+def test_install_and_examples(tmp_path):
+    cmake = _tool("cmake")
+    prefix = tmp_path / "prefix"
+    _run([cmake, "--install", BUILD, "--prefix", prefix])
+
+    assert (prefix / "include" / "tritium.h").read_text() == HEADER.read_text()
+    lib = prefix / "lib"
+    assert (lib / "libtritium.so").is_symlink() and (lib / "libtritium.so.0").is_symlink()
+    assert len(list(lib.glob("libtritium.so.0.*"))) == 1
+    assert (lib / "libtritium.a").is_file()
+    for f in ("tritiumConfig.cmake", "tritiumConfigVersion.cmake", "tritiumTargets.cmake"):
+        assert (lib / "cmake" / "tritium" / f).is_file(), f
+    assert (lib / "pkgconfig" / "tritium.pc").is_file()
+    share = prefix / "share" / "tritium"
+    man = json.loads((share / "manifest.json").read_text())
+    assert man == json.loads((AOT / "manifest.json").read_text())
+    for r in man["images"]:
+        assert (share / r["file"]).is_file(), r["file"]
+    assert sorted(p.name for p in share.glob("sm_*")) == sorted(man["archs"])
+
+    # CMake: find_package(tritium 0.1) through CMAKE_PREFIX_PATH, nothing else
+    src = REPO / "examples" / "c"
+    bld = tmp_path / "examples-build"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CMAKE_PREFIX_PATH", "tritium_DIR", "LD_LIBRARY_PATH", "PKG_CONFIG_PATH")}
+    _run([cmake, "-S", src, "-B", bld, "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_PREFIX_PATH={prefix}",
+          "-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF"], env=env)
+    cache = (bld / "CMakeCache.txt").read_text()
+    assert f"tritium_DIR:PATH={prefix}/lib/cmake/tritium" in cache
+    _run([cmake, "--build", bld, "-j2"], env=env)
+    results = {}
+    for exe in ("triplet_matmul", "matmul"):
+        p = subprocess.run([bld / exe], capture_output=True, text=True, timeout=60, env=env)
+        print(p.stdout)
+        results[exe] = _example_ok(p, exe)
+
+    # pkg-config, with the prefix given at install time (tritium.pc is relocatable)
+    pkg_config = _tool("pkg-config")
+    env_pc = dict(env, PKG_CONFIG_PATH=str(lib / "pkgconfig"))
+    flags = _run([pkg_config, "--cflags", "--libs", "tritium"], env=env_pc).stdout.split()
+    version = _run([pkg_config, "--modversion", "tritium"], env=env_pc).stdout.strip()
+    assert version == "%d.%d.%d" % tuple(int(re.search(rf"#define TRITIUM_VERSION_{k} (\d+)", HEADER.read_text())[1])
+                                          for k in ("MAJOR", "MINOR", "PATCH"))
+    exe = tmp_path / "triplet_matmul_pc"
+    _run([_tool("gcc"), "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", src / "triplet_matmul.c",
+          *flags, "-ldl", "-lm", "-o", exe], env=env_pc)
+    p = subprocess.run([exe], capture_output=True, text=True, timeout=60, env=dict(env, LD_LIBRARY_PATH=str(lib)))
+    print(p.stdout)
+    # the same outcome as the CMake build, from the same library
+    assert _example_ok(p, "triplet_matmul (pkg-config)") == results["triplet_matmul"]

@@ -1,0 +1,344 @@
+"""GPU tests: both kernels against fp64 references, through the C ABI with poisoned,
+guard-banded outputs, and through the Python wrappers. Skipped without a CUDA GPU.
+
+Run them twice on a GPU machine: natively, and with TRITIUM_FORCE_ARCH=89
+TRITIUM_FORCE_PTX=1 (the sm_89 PTX, JIT-compiled by the driver), which is how the 4090
+code path is checked on other GPUs. `test_forced_image_is_reported` shows which ran.
+"""
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+if not torch.cuda.is_available():
+    pytest.skip("no CUDA GPU", allow_module_level=True)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+import tritium  # noqa: E402
+from tritium._lib import ffi, lib  # noqa: E402
+
+DEV = torch.device("cuda")
+GUARD = 64  # elements of NaN guard band on each side of every output
+DT = {torch.float32: lib.TRITIUM_FLOAT32, torch.float16: lib.TRITIUM_FLOAT16, torch.bfloat16: lib.TRITIUM_BFLOAT16}
+RED = {"none": lib.TRITIUM_REDUCTION_NONE, "mean": lib.TRITIUM_REDUCTION_MEAN, "sum": lib.TRITIUM_REDUCTION_SUM}
+# relative error bounds vs fp64, per dtype (output rounding dominates for fp16/bf16)
+TOL = {torch.float32: 2e-5, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
+
+_gen = torch.Generator(device="cuda")
+_gen.seed()  # fresh inputs every run
+
+
+def randn(*shape, dtype=torch.float32):
+    return torch.randn(*shape, device=DEV, generator=_gen).to(dtype)
+
+
+def guarded(count, dtype):
+    """A NaN-filled buffer with `count` elements in the middle; returns (buffer, view)."""
+    buf = torch.full((count + 2 * GUARD,), float("nan"), dtype=dtype, device=DEV)
+    return buf, buf[GUARD:GUARD + count]
+
+
+def guards_intact(buf):
+    return bool(torch.isnan(buf[:GUARD]).all() and torch.isnan(buf[-GUARD:]).all())
+
+
+def vp(t):
+    return ffi.cast("void *", t.data_ptr())
+
+
+def stream():
+    return ffi.cast("struct CUstream_st *", torch.cuda.current_stream().cuda_stream)
+
+
+def last_error():
+    return ffi.string(lib.tritium_last_error()).decode()
+
+
+# ---- triplet -----------------------------------------------------------------------------
+
+def triplet_raw(a, p, n, margin, norm_p, eps, swap, reduction):
+    """Call the C API directly; returns (status, out view, guard buffer)."""
+    rows, d = a.shape
+    count = rows if reduction == "none" else 1
+    buf, out = guarded(count, a.dtype)
+    need = ffi.new("size_t *")
+    assert lib.tritium_triplet_margin_loss_workspace_size(rows, d, RED[reduction], need) == 0
+    ws = torch.full((max(need[0], 1),), 0xFF, dtype=torch.uint8, device=DEV)
+    s = lib.tritium_triplet_margin_loss(DT[a.dtype], rows, d, vp(a), a.stride(0), vp(p), p.stride(0),
+                                        vp(n), n.stride(0), margin, norm_p, eps, int(swap), RED[reduction],
+                                        vp(out), vp(ws), need[0], stream())
+    torch.cuda.synchronize()
+    return s, out, buf
+
+
+def triplet_ref(a, p, n, margin, norm_p, eps, swap, reduction, dtype=torch.float64):
+    """PyTorch's loss computed in `dtype` (fp64: the reference)."""
+    return torch.nn.functional.triplet_margin_loss(a.to(dtype), p.to(dtype), n.to(dtype), margin=margin, p=norm_p,
+                                                   eps=eps, swap=swap, reduction=reduction)
+
+
+def assert_close(got, ref, dtype, what, tol=None):
+    """`got` (in `dtype`) against an fp64 reference: same shape, every element written,
+    the same NaN/inf pattern as the reference rounded to `dtype` (a sum can overflow
+    fp16), and the finite part within the dtype's relative-error bound."""
+    got = got.double()
+    assert got.shape == ref.shape, what
+    assert not torch.isnan(got[~torch.isnan(ref)]).any(), f"{what}: unwritten (NaN) outputs"
+    rounded = ref.to(dtype).double()
+    assert torch.equal(torch.isfinite(got), torch.isfinite(rounded)), f"{what}: non-finite pattern differs"
+    ok = torch.isfinite(rounded)
+    assert torch.equal(got[~ok].nan_to_num(), rounded[~ok].nan_to_num()), f"{what}: non-finite values differ"
+    tol = TOL[dtype] if tol is None else tol
+    err = (got[ok] - ref[ok]).norm() / max(ref[ok].norm().item(), 1e-30)
+    assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
+
+
+TRIPLET_SHAPES = [(1, 1), (7, 37), (33, 128), (130, 300), (257, 64), (5, 2049), (3, 0), (0, 5), (64, 1000),
+                  (1000, 17)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("norm_p", [2.0, 1.0, 3.0, 0.5, math.inf])
+@pytest.mark.parametrize("swap", [False, True])
+def test_triplet_sweep(dtype, norm_p, swap):
+    for rows, d in TRIPLET_SHAPES:
+        a, p, n = (randn(rows, d, dtype=dtype) for _ in range(3))
+        for reduction in ("none", "mean", "sum"):
+            margin, eps = 0.7, 1e-6
+            s, out, buf = triplet_raw(a, p, n, margin, norm_p, eps, swap, reduction)
+            what = f"{rows}x{d} {dtype} p={norm_p} swap={swap} {reduction}"
+            try:
+                ref = triplet_ref(a, p, n, margin, norm_p, eps, swap, reduction)
+            except RuntimeError as e:  # PyTorch refuses (the inf-norm of an empty row): so must we
+                assert s == lib.TRITIUM_ERROR_INVALID_SIZE, f"{what}: status {s}, torch raised {e}"
+                assert torch.isnan(buf).all(), f"{what}: a rejected call wrote"
+                continue
+            assert s == 0, f"{what}: {last_error()}"
+            # bound: the dtype's, or PyTorch's own error in this dtype if that is larger
+            # (general p through exp2/log2 of large sums, where the hinge cancels digits)
+            torch_err = rel_err(triplet_ref(a, p, n, margin, norm_p, eps, swap, reduction, torch.float32), ref) \
+                if dtype == torch.float32 and rows * d else 0.0
+            assert_close(out.reshape(ref.shape), ref, dtype, what, tol=max(TOL[dtype], 2 * torch_err))
+            assert guards_intact(buf), f"{what}: wrote outside its output"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_triplet_strided_rows(dtype):
+    wide = [randn(100, 300, dtype=dtype) for _ in range(3)]
+    a, p, n = wide[0][:50, :257], wide[1][:50, 3:260], wide[2][::2, :257]  # row strides 300, 300, 600
+    for reduction in ("none", "mean", "sum"):
+        s, out, buf = triplet_raw(a, p, n, 1.0, 2.0, 1e-6, True, reduction)
+        assert s == 0, last_error()
+        ref = triplet_ref(a, p, n, 1.0, 2.0, 1e-6, True, reduction)
+        assert_close(out.reshape(ref.shape), ref, dtype, f"strided raw {reduction}")
+        got = tritium.triplet_margin_loss(a, p, n, reduction=reduction, swap=True)
+        ref = triplet_ref(a, p, n, 1.0, 2.0, 1e-6, True, reduction)
+        assert_close(got, ref, dtype, f"strided {reduction}")
+
+
+def test_triplet_python_api_matches_torch():
+    a, p, n = randn(100, 33), randn(100, 33), randn(100, 33)
+    for kw in ({}, {"margin": 0.3, "p": 1}, {"swap": True, "reduction": "sum"}, {"reduction": "none", "eps": 1e-3},
+               {"size_average": False}):
+        ref = torch.nn.functional.triplet_margin_loss(a.double(), p.double(), n.double(), **kw)
+        assert_close(tritium.triplet_margin_loss(a, p, n, **kw), ref, torch.float32, str(kw))
+    # 1-D inputs, broadcasting of a single row, and the module
+    ref = torch.nn.functional.triplet_margin_loss(a[0].double(), p[0].double(), n[0].double(), reduction="none")
+    assert_close(tritium.triplet_margin_loss(a[0], p[0], n[0], reduction="none"), ref, torch.float32, "1-D")
+    ref = torch.nn.functional.triplet_margin_loss(a[:1].double(), p.double(), n.double())
+    assert_close(tritium.triplet_margin_loss(a[:1], p, n), ref, torch.float32, "broadcast anchor")
+    mod = tritium.TripletMarginLoss(margin=0.5, p=3, swap=True)
+    ref = torch.nn.TripletMarginLoss(margin=0.5, p=3, swap=True)(a.double(), p.double(), n.double())
+    assert_close(mod(a, p, n), ref, torch.float32, "module")
+
+
+def test_triplet_identical_inputs():
+    """d(x, x) = eps * D^(1/p), not 0: eps is added to the difference."""
+    a = randn(9, 40)
+    for norm_p in (2.0, 1.0, 3.0):
+        got = tritium.triplet_margin_loss(a, a, a, reduction="none", p=norm_p, eps=1e-3, swap=True)
+        ref = triplet_ref(a, a, a, 1.0, norm_p, 1e-3, True, "none")
+        assert_close(got, ref, torch.float32, f"identical p={norm_p}")
+
+
+def test_triplet_seed_shape():
+    """KernelBench level 1 problem 99: 32768 x 8192 fp32, mean."""
+    a, p, n = randn(32768, 8192), randn(32768, 8192), randn(32768, 8192)
+    for reduction in ("mean", "none"):
+        s, out, buf = triplet_raw(a, p, n, 1.0, 2.0, 1e-6, False, reduction)
+        assert s == 0, last_error()
+        ref = triplet_ref(a, p, n, 1.0, 2.0, 1e-6, False, reduction)
+        assert_close(out.reshape(ref.shape), ref, torch.float32, f"seed {reduction}")
+        assert guards_intact(buf)
+
+
+def test_triplet_mean_is_deterministic():
+    a, p, n = randn(20000, 300), randn(20000, 300), randn(20000, 300)
+    first = tritium.triplet_margin_loss(a, p, n)
+    for _ in range(5):
+        again = tritium.triplet_margin_loss(a, p, n)
+        assert torch.equal(first.view(torch.int32), again.view(torch.int32))
+
+
+# ---- matmul ------------------------------------------------------------------------------
+
+def matmul_raw(a, b, c, precision):
+    m, k = a.shape
+    n = b.shape[1]
+    s = lib.tritium_matmul(DT[a.dtype], precision, m, n, k, vp(a), a.stride(0), a.stride(1), vp(b), b.stride(0),
+                           b.stride(1), vp(c), c.stride(0), c.stride(1), ffi.NULL, 0, stream())
+    torch.cuda.synchronize()
+    return s
+
+
+def rel_err(got, ref):
+    return ((got.double() - ref).norm() / max(ref.norm().item(), 1e-30)).item()
+
+
+def layouts(x):
+    """x itself, a transposed-storage view of the same values, and a sliced view."""
+    yield "row", x
+    yield "col", x.t().contiguous().t()
+    wide = torch.empty((x.shape[0], x.shape[1] + 3), dtype=x.dtype, device=DEV)
+    wide[:, :x.shape[1]] = x
+    yield "padded", wide[:, :x.shape[1]]
+
+
+MATMUL_SHAPES = [(1, 1, 1), (37, 21, 19), (128, 128, 128), (129, 257, 65), (300, 1, 700), (1, 500, 300),
+                 (64, 48, 0), (16, 32, 64), (515, 259, 1031)]
+MODES = [(torch.float32, lib.TRITIUM_PRECISION_HIGHEST, 2e-6), (torch.float32, lib.TRITIUM_PRECISION_HIGH, 1e-3),
+         (torch.float16, 0, 2e-3), (torch.bfloat16, 0, 1.6e-2)]
+
+
+@pytest.mark.parametrize("dtype,precision,tol", MODES, ids=["f32-highest", "f32-high", "f16", "bf16"])
+def test_matmul_sweep(dtype, precision, tol):
+    for m, n, k in MATMUL_SHAPES:
+        a0, b0 = randn(m, k, dtype=dtype), randn(k, n, dtype=dtype)
+        ref = a0.double() @ b0.double()
+        for (la, a), (lb, b) in zip(layouts(a0), reversed(list(layouts(b0)))):
+            for transposed_c in (False, True):
+                buf, flat = guarded(m * n, dtype)
+                c = flat.view(n, m).t() if transposed_c else flat.view(m, n)
+                s = matmul_raw(a, b, c, precision)
+                what = f"{m}x{n}x{k} {dtype} prec={precision} a={la} b={lb} cT={transposed_c}"
+                assert s == 0, f"{what}: {last_error()}"
+                assert not torch.isnan(c).any(), f"{what}: unwritten outputs"
+                assert guards_intact(buf), f"{what}: wrote outside C"
+                err = rel_err(c, ref) if k else c.abs().max().item()
+                assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
+
+
+def test_matmul_zero_sizes():
+    for m, n, k in ((0, 5, 7), (5, 0, 7), (0, 0, 0)):
+        c = tritium.matmul(randn(m, k), randn(k, n))
+        assert c.shape == (m, n)
+    c = tritium.matmul(randn(3, 0), randn(0, 4))
+    assert torch.equal(c, torch.zeros(3, 4, device=DEV))
+
+
+def test_matmul_python_api():
+    a, b = randn(70, 90), randn(90, 50)
+    ref = a.double() @ b.double()
+    assert rel_err(tritium.matmul(a, b, precision="highest"), ref) < 2e-6
+    assert rel_err(tritium.matmul(a.t().contiguous().t(), b.t().contiguous().t(), precision="high"), ref) < 1e-3
+    assert rel_err(tritium.matmul(a[0], b), ref[0]) < 1e-3
+    assert rel_err(tritium.matmul(a, b[:, 0]), ref[:, 0]) < 1e-3
+    prev = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("highest")
+        assert rel_err(tritium.matmul(a, b), ref) < 2e-6
+    finally:
+        torch.set_float32_matmul_precision(prev)
+    with pytest.raises(ValueError, match="inner sizes"):
+        tritium.matmul(a, a)
+    with pytest.raises(TypeError, match="b has dtype"):
+        tritium.matmul(a, b.half())
+    with pytest.raises(ValueError, match="precision"):
+        tritium.matmul(a, b, precision="low")
+
+
+def test_matmul_seed_shape():
+    """KernelBench level 1 problem 8: M=8205, K=2949, N=5921 on uniform [0, 1) inputs."""
+    m, k, n = 8205, 2949, 5921
+    a = torch.rand(m, k, device=DEV, generator=_gen)
+    b = torch.rand(k, n, device=DEV, generator=_gen)
+    ref = a.double() @ b.double()
+    c = torch.full((m, n), float("nan"), device=DEV)
+    assert matmul_raw(a, b, c, lib.TRITIUM_PRECISION_HIGHEST) == 0, last_error()
+    err_highest = rel_err(c, ref)
+    c.fill_(float("nan"))
+    assert matmul_raw(a, b, c, lib.TRITIUM_PRECISION_HIGH) == 0, last_error()
+    err_high = rel_err(c, ref)
+    print(f"seed shape: highest {err_highest:.2e}, high {err_high:.2e}")
+    assert err_highest <= 2e-6
+    assert err_high <= 5e-5
+
+
+# ---- bad arguments: a status, a message, and nothing written -----------------------------
+
+def test_bad_arguments_write_nothing():
+    a, b = randn(32, 32), randn(32, 32)
+    buf, flat = guarded(32 * 32, torch.float32)
+    c = flat.view(32, 32)
+    F32, HI = lib.TRITIUM_FLOAT32, lib.TRITIUM_PRECISION_HIGH
+    cases = [
+        ("bad dtype", lambda: lib.tritium_matmul(9, HI, 32, 32, 32, vp(a), 32, 1, vp(b), 32, 1, vp(c), 32, 1,
+                                                 ffi.NULL, 0, stream()), lib.TRITIUM_ERROR_INVALID_ENUM),
+        ("negative k", lambda: lib.tritium_matmul(F32, HI, 32, 32, -1, vp(a), 32, 1, vp(b), 32, 1, vp(c), 32, 1,
+                                                  ffi.NULL, 0, stream()), lib.TRITIUM_ERROR_INVALID_SIZE),
+        ("c aliases a", lambda: lib.tritium_matmul(F32, HI, 32, 32, 32, vp(c), 32, 1, vp(b), 32, 1, vp(c), 32, 1,
+                                                   ffi.NULL, 0, stream()), lib.TRITIUM_ERROR_INVALID_VALUE),
+        ("c overlaps itself", lambda: lib.tritium_matmul(F32, HI, 32, 32, 32, vp(a), 32, 1, vp(b), 32, 1, vp(c), 1,
+                                                         1, ffi.NULL, 0, stream()), lib.TRITIUM_ERROR_INVALID_STRIDE),
+        ("null b", lambda: lib.tritium_matmul(F32, HI, 32, 32, 32, vp(a), 32, 1, ffi.NULL, 32, 1, vp(c), 32, 1,
+                                              ffi.NULL, 0, stream()), lib.TRITIUM_ERROR_NULL_POINTER),
+        ("triplet p = 0", lambda: lib.tritium_triplet_margin_loss(F32, 32, 32, vp(a), 32, vp(b), 32, vp(a), 32,
+                                                                  1.0, 0.0, 1e-6, 0, 0, vp(c), ffi.NULL, 0,
+                                                                  stream()), lib.TRITIUM_ERROR_INVALID_VALUE),
+        ("triplet no workspace", lambda: lib.tritium_triplet_margin_loss(F32, 32, 32, vp(a), 32, vp(b), 32, vp(a),
+                                                                         32, 1.0, 2.0, 1e-6, 0, 1, vp(c), ffi.NULL,
+                                                                         0, stream()),
+         lib.TRITIUM_ERROR_WORKSPACE_TOO_SMALL),
+        ("triplet swap = 2", lambda: lib.tritium_triplet_margin_loss(F32, 32, 32, vp(a), 32, vp(b), 32, vp(a), 32,
+                                                                     1.0, 2.0, 1e-6, 2, 0, vp(c), ffi.NULL, 0,
+                                                                     stream()), lib.TRITIUM_ERROR_INVALID_VALUE),
+    ]
+    for what, call, want in cases:
+        s = call()
+        torch.cuda.synchronize()
+        assert s == want, f"{what}: status {s}, wanted {want} ({last_error()})"
+        assert last_error(), f"{what}: no detail message"
+        assert torch.isnan(buf).all(), f"{what}: a rejected call wrote to the output"
+
+
+def test_python_errors_name_the_argument():
+    a = randn(4, 8)
+    with pytest.raises(ValueError, match="positive must be a CUDA tensor"):
+        tritium.triplet_margin_loss(a, a.cpu(), a)
+    with pytest.raises(TypeError, match="negative has dtype"):
+        tritium.triplet_margin_loss(a, a, a.half())
+    with pytest.raises(ValueError, match="margin"):
+        tritium.triplet_margin_loss(a, a, a, margin=0)
+    with pytest.raises(ValueError, match="reduction"):
+        tritium.triplet_margin_loss(a, a, a, reduction="max")
+    with pytest.raises(ValueError, match="p must be"):
+        tritium.triplet_margin_loss(a, a, a, p=0)
+
+
+def test_forced_image_is_reported():
+    """`python -m tritium info` names the image kind; under TRITIUM_FORCE_* it is the sm_89 PTX."""
+    path = os.pathsep.join([str(Path(__file__).resolve().parents[1] / "python"), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, TRITIUM_FORCE_ARCH="89", TRITIUM_FORCE_PTX="1", PYTHONPATH=path)
+    out = subprocess.run([sys.executable, "-m", "tritium", "info"], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert "ptx compute_89" in out, out
+    forced = os.environ.get("TRITIUM_FORCE_PTX") == "1"
+    env = dict(os.environ, PYTHONPATH=env["PYTHONPATH"])
+    out = subprocess.run([sys.executable, "-m", "tritium", "info"], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    print(out)
+    assert ("ptx compute_89" in out) == forced, out

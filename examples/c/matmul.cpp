@@ -116,7 +116,8 @@ bool run_triplet() {
     for (int i = 0; i < n * d; ++i) {
         a[i] = static_cast<float>(std::sin(0.37 * i));
         pos[i] = a[i] + 0.25f * static_cast<float>(std::cos(1.3 * i));
-        neg[i] = static_cast<float>(std::cos(0.11 * i * i)) * (i % 3 == 0 ? 0.2f : 1.0f);
+        // negatives move away row by row: the first rows have a loss, the last clamp to 0
+        neg[i] = a[i] + 0.25f * static_cast<float>(1 + i / d) * static_cast<float>(std::sin(2.1 * i));
     }
     double want = 0.0;  // mean_i max(||a_i - p_i + eps|| - ||a_i - n_i + eps|| + margin, 0)
     for (int i = 0; i < n; ++i) {

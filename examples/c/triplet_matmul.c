@@ -106,7 +106,8 @@ static int run_triplet(void) {
     for (int i = 0; i < N * D; ++i) {
         a[i] = (float)sin(0.37 * i);
         pos[i] = a[i] + 0.25f * (float)cos(1.3 * i);
-        neg[i] = (float)cos(0.11 * i * i) * (i % 3 == 0 ? 0.2f : 1.0f);
+        /* negatives move away row by row: the first rows have a loss, the last clamp to 0 */
+        neg[i] = a[i] + 0.25f * (float)(1 + i / D) * (float)sin(2.1 * i);
     }
 
     /* CPU reference: mean_i max(||a_i - p_i + eps||_2 - ||a_i - n_i + eps||_2 + margin, 0) */

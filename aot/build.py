@@ -186,6 +186,8 @@ def generate(out, archs, variants, results):
         c.append(f"  {{{kid[v.kernel.name]}, {manifest.DTYPE_IDS[v.dtype]}, {int(v.aligned)}, "
                  f"{{{params}}}, {v.num_warps}, {e['first']}, {e['count']}, \"{e['name']}\"}}, "
                  f"/* {v.ident} */")
+    c += ["};", "", "const char *const tritium_kernel_names[TRITIUM_K_COUNT] = {"]
+    c += [f'  "{k.name}",' for k in manifest.KERNELS]
     c += ["};", ""]
     (out / "tritium_kernels.c").write_text("\n".join(c))
     (out / "tritium_images.S").write_text("\n".join(asm) + "\n")

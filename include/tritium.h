@@ -127,9 +127,10 @@ TRITIUM_API const char *tritium_last_error(void);
  *  "sm_80 sm_86 sm_89 sm_90 sm_120" (PTX for the newest plain one). */
 TRITIUM_API const char *tritium_shipped_archs(void);
 
-/*! tritium_device_info() : probe device `ordinal`: its compute capability and which image a
- *  kernel of this build would load there. `image` receives e.g. "cubin sm_90" or
- *  "ptx compute_89 (JIT)". The probe itself loads nothing onto the device.
+/*! tritium_device_info() : probe device `ordinal`: its name, compute capability and, per
+ *  kernel, which image this build would load there, e.g. "matmul: cubin sm_90a (6 cubin,
+ *  0 ptx, 0 none); ..." or "ptx compute_89 JIT" (truncated to image_size). The probe loads
+ *  nothing onto the device.
  *  @return TRITIUM_SUCCESS, or NO_DRIVER / NO_DEVICE / INVALID_VALUE / NO_KERNEL_IMAGE. */
 TRITIUM_API tritium_status tritium_device_info(int ordinal, int *major, int *minor,
                                                char *name, size_t name_size,

@@ -48,26 +48,33 @@ TRITIUM_API tritium_status tritium_device_info(int ordinal, int *major, int *min
         if ((r = drv->DeviceGetName(name, (int)(name_size > 4096 ? 4096 : name_size), dev)))
             return tritium_fail_driver(TRITIUM_ERROR_DRIVER, "cuDeviceGetName", r);
     }
-    /* Which image the first variant would take is representative: every variant ships
-     * the same archs; only shared-memory limits can differ, and those per config. */
-    int cubins = 0, ptx = 0, none = 0, arch = *major * 10 + *minor;
-    const tritium_image *first = NULL;
-    for (int v = 0; v < TRITIUM_VARIANT_COUNT; ++v) {
-        int i = tritium_select_image(v, arch, smem);
-        if (i < 0) { ++none; continue; }
-        if (tritium_images[i].is_ptx) ++ptx; else ++cubins;
-        if (!first) first = &tritium_images[i];
+    /* Per kernel: the image its variants would load here (they differ only where a
+     * config's shared memory does not fit, which the counts show). */
+    int arch = *major * 10 + *minor, any = 0;
+    size_t used = 0;
+    if (image_size) image[0] = '\0';
+    for (int k = 0; k < TRITIUM_K_COUNT; ++k) {
+        int cubins = 0, ptx = 0, none = 0;
+        const tritium_image *pick = NULL;
+        for (int v = 0; v < TRITIUM_VARIANT_COUNT; ++v) {
+            if (tritium_variants[v].kernel != k) continue;
+            int i = tritium_select_image(v, arch, smem);
+            if (i < 0) { ++none; continue; }
+            if (tritium_images[i].is_ptx) ++ptx; else ++cubins;
+            if (!pick) pick = &tritium_images[i];
+        }
+        any |= pick != NULL;
+        if (image_size && used < image_size) {
+            int w = pick ? snprintf(image + used, image_size - used, "%s%s: %s %s_%d%s (%d cubin, %d ptx, %d none)",
+                                    k ? "; " : "", tritium_kernel_names[k], pick->is_ptx ? "ptx" : "cubin",
+                                    pick->is_ptx ? "compute" : "sm", pick->arch,
+                                    pick->is_ptx ? " JIT" : (pick->arch >= 90 ? "a" : ""), cubins, ptx, none)
+                         : snprintf(image + used, image_size - used, "%s%s: none", k ? "; " : "",
+                                    tritium_kernel_names[k]);
+            used += w > 0 ? (size_t)w : 0;
+        }
     }
-    if (image_size) {
-        if (!first)
-            snprintf(image, image_size, "none");
-        else
-            snprintf(image, image_size, "%s %s_%d%s (%d cubin, %d ptx, %d none of %d variants)",
-                     first->is_ptx ? "ptx" : "cubin", first->is_ptx ? "compute" : "sm", first->arch,
-                     first->is_ptx ? " JIT" : (first->arch >= 90 ? "a" : ""), cubins, ptx, none,
-                     TRITIUM_VARIANT_COUNT);
-    }
-    if (!first)
+    if (!any)
         return tritium_fail(TRITIUM_ERROR_NO_KERNEL_IMAGE, "no shipped image runs on sm_%d (shipped: %s)", arch,
                             TRITIUM_SHIPPED_ARCHS);
     return TRITIUM_SUCCESS;

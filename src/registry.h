@@ -28,5 +28,6 @@ typedef struct tritium_variant {
 
 extern const tritium_image tritium_images[TRITIUM_IMAGE_COUNT];
 extern const tritium_variant tritium_variants[TRITIUM_VARIANT_COUNT];
+extern const char *const tritium_kernel_names[TRITIUM_K_COUNT];
 
 #endif

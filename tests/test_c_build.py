@@ -166,7 +166,7 @@ def test_c_api_test_program(program):
 # ---- d. the shipped images: each is what the manifest says it is --------------------------------
 
 EM_CUDA = 190
-ELFOSABI_CUDA = 0x33
+ELFOSABI_CUDA = (0x33, 0x41)  # 0x41 from the Blackwell ptxas (ELF ABI version 8), e.g. sm_120a
 
 
 def cubin_arch(data):
@@ -179,7 +179,7 @@ def cubin_arch(data):
     """
     assert data[:4] == b"\x7fELF", "not an ELF file"
     assert data[4] == 2, "not a 64-bit ELF"
-    assert data[7] == ELFOSABI_CUDA, f"EI_OSABI {data[7]:#x}, not CUDA"
+    assert data[7] in ELFOSABI_CUDA, f"EI_OSABI {data[7]:#x}, not CUDA"
     (e_machine,) = struct.unpack_from("<H", data, 18)
     assert e_machine == EM_CUDA, f"e_machine {e_machine}, not EM_CUDA"
     (flags,) = struct.unpack_from("<I", data, 48)

@@ -16,11 +16,13 @@ def info():
         return 0
     print(f"driver: loaded, {count[0]} device(s)")
     major, minor = ffi.new("int *"), ffi.new("int *")
-    name, image = ffi.new("char[256]"), ffi.new("char[256]")
+    name, image = ffi.new("char[256]"), ffi.new("char[1024]")
     for i in range(count[0]):
-        s = lib.tritium_device_info(i, major, minor, name, 256, image, 256)
+        s = lib.tritium_device_info(i, major, minor, name, 256, image, 1024)
         detail = ffi.string(image).decode() if s == 0 else ffi.string(lib.tritium_last_error()).decode()
-        print(f"  device {i}: {ffi.string(name).decode()}, sm_{major[0]}{minor[0]}: image {detail}")
+        print(f"  device {i}: {ffi.string(name).decode()}, sm_{major[0]}{minor[0]}")
+        for part in detail.split("; "):
+            print(f"    {part}")
     return 0
 
 

@@ -11,7 +11,7 @@ _REDUCTIONS = {"none": lib.TRITIUM_REDUCTION_NONE, "mean": lib.TRITIUM_REDUCTION
                "sum": lib.TRITIUM_REDUCTION_SUM}
 
 
-def _rows(name, t):
+def _rows(t):
     """(rows, row stride) of a 1-D or 2-D input whose last dim is unit-stride."""
     if t.dim() == 1:
         t = t.unsqueeze(0)
@@ -51,7 +51,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
         raise ValueError(f"anchor {tuple(anchor.shape)}, positive {tuple(positive.shape)} and negative "
                          f"{tuple(negative.shape)} do not broadcast: {e}") from None
     one_d = a.dim() == 1
-    (a, sa), (pos, sp), (neg, sn) = _rows("anchor", a), _rows("positive", pos), _rows("negative", neg)
+    (a, sa), (pos, sp), (neg, sn) = _rows(a), _rows(pos), _rows(neg)
     n, d = a.shape
     red = _REDUCTIONS[reduction]
     device = a.device

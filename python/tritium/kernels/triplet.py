@@ -13,7 +13,6 @@ in a fixed order, so the result is the same bits run after run.
 """
 import triton
 import triton.language as tl
-from triton.language.extra import libdevice
 
 # P_MODE values (constexpr): which norm the kernel is specialized for.
 P_ONE = 1

@@ -78,12 +78,35 @@ class Variant:
 TRIPLET_FWD = Kernel(
     name="triplet_fwd", module="tritium.kernels.triplet", function="_triplet_fwd_kernel",
     args=(("a_ptr", "*T"), ("p_ptr", "*T"), ("n_ptr", "*T"), ("out_ptr", "*T"),
-          ("partial_ptr", "*fp32"),
-          ("N", "i32"), ("D", "i32"), ("stride_a", "i64"), ("stride_p", "i64"), ("stride_n", "i64"),
+          ("partial_ptr", "*fp32"), ("saved_ptr", "*fp32"),
+          ("N", "i32"), ("D", "i32"), ("chunk", "i32"),
+          ("stride_a", "i64"), ("stride_p", "i64"), ("stride_n", "i64"),
           ("margin", "fp32"), ("norm_p", "fp32"), ("inv_p", "fp32"), ("eps", "fp32"),
-          ("swap", "i32"), ("reduce", "i32")),
+          ("swap", "i32"), ("reduce", "i32"), ("save", "i32"), ("split", "i32")),
     params=("P_MODE", "ROWS", "BLOCK_D"),
-    aligned_args=("a_ptr", "p_ptr", "n_ptr", "D", "stride_a", "stride_p", "stride_n"),
+    aligned_args=("a_ptr", "p_ptr", "n_ptr", "D", "chunk", "stride_a", "stride_p", "stride_n"),
+)
+
+TRIPLET_FINISH = Kernel(
+    name="triplet_finish", module="tritium.kernels.triplet", function="_triplet_finish_kernel",
+    args=(("partial_ptr", "*fp32"), ("out_ptr", "*T"), ("saved_ptr", "*fp32"), ("N", "i32"), ("S", "i32"),
+          ("margin", "fp32"), ("norm_p", "fp32"), ("inv_p", "fp32"), ("divisor", "fp32"),
+          ("swap", "i32"), ("reduce", "i32"), ("save", "i32")),
+    params=("P_MODE", "ROWS", "BLOCK_S"),
+)
+
+TRIPLET_BWD = Kernel(
+    name="triplet_bwd", module="tritium.kernels.triplet", function="_triplet_bwd_kernel",
+    args=(("a_ptr", "*T"), ("p_ptr", "*T"), ("n_ptr", "*T"), ("gout_ptr", "*T"), ("saved_ptr", "*fp32"),
+          ("ga_ptr", "*T"), ("gp_ptr", "*T"), ("gn_ptr", "*T"),
+          ("N", "i32"), ("D", "i32"), ("chunk", "i32"),
+          ("stride_a", "i64"), ("stride_p", "i64"), ("stride_n", "i64"), ("stride_g", "i64"),
+          ("stride_ga", "i64"), ("stride_gp", "i64"), ("stride_gn", "i64"),
+          ("eps", "fp32"), ("norm_p", "fp32"), ("divisor", "fp32"),
+          ("swap", "i32"), ("reduce", "i32"), ("write_a", "i32"), ("write_p", "i32"), ("write_n", "i32")),
+    params=("P_MODE", "ROWS", "BLOCK_D"),
+    aligned_args=("a_ptr", "p_ptr", "n_ptr", "ga_ptr", "gp_ptr", "gn_ptr", "D", "chunk",
+                  "stride_a", "stride_p", "stride_n", "stride_ga", "stride_gp", "stride_gn"),
 )
 
 TRIPLET_REDUCE = Kernel(
@@ -102,20 +125,50 @@ MATMUL = Kernel(
     aligned_args=("a_ptr", "b_ptr", "c_ptr", "M", "N", "K", "stride_am", "stride_bk", "stride_cm"),
 )
 
-KERNELS = (TRIPLET_FWD, TRIPLET_REDUCE, MATMUL)
+KERNELS = (TRIPLET_FWD, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, MATMUL)
+
+
+# The split path of the triplet forward/backward (few long rows): each row's D is cut into
+# at most SPLIT_MAX ranges of whole SPLIT_BLOCK_D chunks, aiming at SPLIT_PROGRAMS programs
+# (enough to fill a GPU of ~100-150 SMs several blocks deep). Rows take the split path
+# when the row grid would have fewer than SPLIT_PROGRAMS / 2 programs and a row holds at
+# least two chunks. SPLIT_BLOCK_D is the wide row config's BLOCK_D (ROWS = 1), which every
+# (dtype, p, alignment) family ships.
+TRIPLET_SPLIT_MAX = 256
+TRIPLET_SPLIT_BLOCK_D = 2048
+TRIPLET_SPLIT_PROGRAMS = 1024
+CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TRIPLET_SPLIT_BLOCK_D,
+             "TRIPLET_SPLIT_PROGRAMS": TRIPLET_SPLIT_PROGRAMS}
 
 
 def triplet_row_configs(p_mode, aligned):
-    """(ROWS, BLOCK_D, num_warps) for the row kernel; the runtime picks by D.
+    """(ROWS, BLOCK_D, num_warps) for the row kernels (forward and backward); the runtime
+    picks the widest BLOCK_D that D fills.
 
-    Each program covers ROWS x BLOCK_D elements per step; keep that product at 2K
-    elements so every thread has 8-16 loads of each input in flight, whatever D is.
-    The common case (p = 2, aligned rows) gets the full set; the others get a wide and
-    a narrow config, which keeps the shipped library small.
+    The reasoning, for the RTX 4090 (sm_89: 128 SMs, 1008 GB/s, 1536 threads and 64K
+    registers per SM, 99 KB shared memory per block) and the same configs on Hopper:
+    * the kernels are memory-bound: what matters is bytes in flight. Little's law with
+      ~600 ns of DRAM latency asks for ~1008 GB/s x 600 ns = 600 KB in flight, ~4.7 KB per
+      4090 SM (H100/H200: ~3.3-4.8 TB/s x ~700 ns over 132 SMs, ~18-25 KB per SM);
+    * one step of a program loads ROWS x BLOCK_D = 2048 elements of each of a, p and n:
+      24 KB (fp32) or 12 KB (16-bit) per block per step, so one resident block per SM
+      already covers the 4090's need and two cover Hopper's;
+    * 8 warps (256 threads) keep 8 elements of each input per thread per step: the
+      backward holds three inputs and three gradients, the p = inf forward three values
+      and three counts, and unaligned rows keep a 64-bit address per element, which with
+      16 elements per thread (4 warps) ran out of registers and spilled to the stack;
+      8 per thread stays under 255 registers without spills. At <= 255 registers a
+      256-thread block fits the 4090's register file once (64K / (256 x 255) = 1), most
+      configs fit 2-3 times, and no config uses shared memory beyond the reductions';
+    * ROWS grows as D shrinks so that short rows still fill 2048-element steps; the split
+      path (TRIPLET_SPLIT_*) covers the opposite case, few rows of many elements.
+    The common case (p = 2, aligned rows) gets the full set; the others get a wide and a
+    narrow config, which keeps the shipped library small. `test_sm89_resources_and_occupancy`
+    checks registers, spills, shared memory and blocks per SM of every sm_89 cubin.
     """
     if p_mode == 2 and aligned:
-        return ((1, 2048, 8), (4, 512, 4), (16, 128, 4), (64, 32, 4))
-    return ((1, 2048, 8), (16, 128, 4))
+        return ((1, 2048, 8), (4, 512, 8), (16, 128, 8), (64, 32, 8))
+    return ((1, 2048, 8), (16, 128, 8))
 
 
 def matmul_tile_configs(dtype, precision):
@@ -138,6 +191,9 @@ def variants():
             for p_mode in (0, 1, 2, 3):
                 for rows, block_d, warps in triplet_row_configs(p_mode, aligned):
                     out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d), warps))
+                    out.append(Variant(TRIPLET_BWD, dtype, aligned, (p_mode, rows, block_d), warps))
+                if not aligned:
+                    out.append(Variant(TRIPLET_FINISH, dtype, False, (p_mode, 4, TRIPLET_SPLIT_MAX), 4))
         out.append(Variant(TRIPLET_REDUCE, dtype, False, (1024,), 4))
         for precision in ((0, 1) if dtype == "f32" else (0,)):
             for a_k1, b_n1, aligned in ((0, 0, False), (1, 1, False), (1, 1, True)):

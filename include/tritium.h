@@ -145,22 +145,30 @@ TRITIUM_API tritium_status tritium_device_count(int *count);
  *
  *  For each of n rows of d elements (row i of x at x + i * stride_x):
  *      dist(x, y) = || x - y + eps ||_p
- *      loss_i     = max(dist(a, p) - dist_neg + margin, 0),
+ *      loss_i     = max(margin + dist(a, p) - dist_neg, 0),
  *      dist_neg   = swap ? min(dist(a, n), dist(p, n)) : dist(a, n)
  *  p > 0 (INFINITY allowed). Accumulation is fp32 for every dtype.
  *  reduction NONE writes n values to `out`; MEAN and SUM write one value, computed in a
  *  fixed order (the same bits run after run); MEAN of n = 0 rows is NaN, as in PyTorch.
+ *  The backward gives the gradients PyTorch's autograd gives (including its conventions
+ *  at zero distances, at the hinge's corner, and for ties of the swap and of p = inf).
  * ==================================================================================== */
 
-/*! tritium_triplet_margin_loss_workspace_size() : bytes of workspace the call below needs
- *  for these sizes and this reduction (0 for NONE). */
+/*! tritium_triplet_margin_loss_workspace_size() : bytes of workspace the forward needs for
+ *  these sizes and this reduction (often 0). */
 TRITIUM_API tritium_status tritium_triplet_margin_loss_workspace_size(
     int64_t n, int64_t d, tritium_reduction reduction, size_t *bytes);
 
+/*! tritium_triplet_margin_loss_saved_size() : bytes of the forward's optional `saved`
+ *  output for n rows and this p (16 bytes per row, 32 for p = INFINITY). */
+TRITIUM_API tritium_status tritium_triplet_margin_loss_saved_size(int64_t n, float p, size_t *bytes);
+
 /*! tritium_triplet_margin_loss() : the forward loss.
  *  @param anchor, positive, negative  device pointers, n rows of d elements of `dtype`
- *  @param stride_*                    row strides in elements (>= d when n > 1)
+ *  @param stride_*                    row strides in elements (>= 0; rows may repeat)
  *  @param out                         n elements (NONE) or 1 element, of `dtype`
+ *  @param saved                       NULL, or the saved-size query's bytes (4-byte aligned):
+ *                                     per-row values for tritium_triplet_margin_loss_backward
  *  @param workspace, workspace_bytes  at least the size query's bytes (may be NULL if 0)
  *  @return SUCCESS, an argument error (1xx), a driver error (2xx), NO_KERNEL_IMAGE,
  *          IMAGE_LOAD or LAUNCH. On an error nothing is launched or written. */
@@ -170,7 +178,28 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
     const void *positive, int64_t stride_positive,
     const void *negative, int64_t stride_negative,
     float margin, float p, float eps, int swap, tritium_reduction reduction,
-    void *out, void *workspace, size_t workspace_bytes, struct CUstream_st *stream);
+    void *out, void *saved, void *workspace, size_t workspace_bytes, struct CUstream_st *stream);
+
+/*! tritium_triplet_margin_loss_backward() : gradients of the loss w.r.t. the three inputs,
+ *  in one pass over them.
+ *  @param dtype ... reduction         as given to the forward (margin is folded into saved)
+ *  @param grad_out, stride_grad_out   upstream gradient of `dtype`: n elements with this
+ *                                     stride (NONE) or one element (MEAN, SUM)
+ *  @param saved                       what the forward wrote to its `saved` output
+ *  @param grad_*, stride_grad_*       n rows of d elements of `dtype` (rows must not
+ *                                     overlap); a NULL grad_* is skipped
+ *  @return as the forward; on an error nothing is launched or written. */
+TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
+    tritium_dtype dtype, int64_t n, int64_t d,
+    const void *anchor, int64_t stride_anchor,
+    const void *positive, int64_t stride_positive,
+    const void *negative, int64_t stride_negative,
+    float p, float eps, int swap, tritium_reduction reduction,
+    const void *grad_out, int64_t stride_grad_out, const void *saved,
+    void *grad_anchor, int64_t stride_grad_anchor,
+    void *grad_positive, int64_t stride_grad_positive,
+    void *grad_negative, int64_t stride_grad_negative,
+    struct CUstream_st *stream);
 
 /* ====================================================================================
  *  Matrix product C = A @ B

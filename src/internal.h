@@ -74,9 +74,10 @@ void tritium_call_end(tritium_call *call);
  * shared-memory limit, honouring TRITIUM_FORCE_PTX / TRITIUM_FORCE_ARCH; -1 if none. */
 int tritium_select_image(int variant, int arch, int max_shared);
 
-/* Launches `variant` on a 1-D grid with the kernel's arguments in `args` (the two trailing
- * scratch pointers Triton adds are appended here). Loads the image on first use. */
-tritium_status tritium_launch(const tritium_call *call, int variant, unsigned grid, void **args, int nargs);
+/* Launches `variant` on a grid_x x grid_y grid with the kernel's arguments in `args` (the
+ * two trailing scratch pointers Triton adds are appended here). Loads the image on first use. */
+tritium_status tritium_launch(const tritium_call *call, int variant, unsigned grid_x, unsigned grid_y, void **args,
+                              int nargs);
 
 /* ---- argument checks (validate.c) -------------------------------------------------- */
 
@@ -90,5 +91,9 @@ tritium_status tritium_span_2d(const char *what, const void *base, int64_t rows,
 
 /* 1 when two non-empty byte spans intersect. */
 int tritium_spans_overlap(uintptr_t lo1, uintptr_t hi1, uintptr_t lo2, uintptr_t hi2);
+
+/* 1 when a rows x cols array with these element strides holds some element at two
+ * (i, j), so that writing it would race. */
+int tritium_self_overlapping(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride);
 
 #endif

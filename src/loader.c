@@ -176,7 +176,8 @@ static tritium_status image_kernel(const tritium_driver *drv, int variant, int i
     return TRITIUM_SUCCESS;
 }
 
-tritium_status tritium_launch(const tritium_call *call, int variant, unsigned grid, void **args, int nargs) {
+tritium_status tritium_launch(const tritium_call *call, int variant, unsigned grid_x, unsigned grid_y, void **args,
+                              int nargs) {
     const tritium_driver *drv = call->drv;
     const tritium_variant *v = &tritium_variants[variant];
     int image = tritium_select_image(variant, call->arch, call->max_shared);
@@ -205,7 +206,7 @@ tritium_status tritium_launch(const tritium_call *call, int variant, unsigned gr
     for (int i = 0; i < nargs; ++i) params[i] = args[i];
     params[nargs] = &no_scratch;
     params[nargs + 1] = &no_scratch;
-    CUresult r = drv->LaunchKernel((CUfunction)kernel, grid, 1, 1, 32u * v->num_warps, 1, 1, shared,
+    CUresult r = drv->LaunchKernel((CUfunction)kernel, grid_x, grid_y, 1, 32u * v->num_warps, 1, 1, shared,
                                    call->stream, params, NULL);
     if (r != CUDA_SUCCESS) return tritium_fail_driver(TRITIUM_ERROR_LAUNCH, "cuLaunchKernel", r);
     return TRITIUM_SUCCESS;

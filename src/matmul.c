@@ -19,14 +19,6 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
     return TRITIUM_SUCCESS;
 }
 
-/* C must not hold one element at two (i, j): with dims sorted by stride, each stride must
- * step past the whole span of the smaller one. Extent-1 dims do not matter. */
-static int self_overlapping(int64_t m, int64_t n, int64_t sm, int64_t sn) {
-    if (m <= 1 || n <= 1) return (m > 1 && sm == 0) || (n > 1 && sn == 0);
-    int64_t s_small = sm < sn ? sm : sn, e_small = sm < sn ? m : n, s_big = sm < sn ? sn : sm;
-    return s_small == 0 || s_big < s_small * (e_small - 1) + 1;
-}
-
 static int pick(tritium_dtype dtype, int precision, int a_k1, int b_n1, int aligned) {
     for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i) {
         const tritium_variant *v = &tritium_variants[i];
@@ -65,7 +57,7 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
         (s = tritium_span_2d("b", b, k, n, stride_bk, stride_bn, elem, &blo, &bhi)) ||
         (s = tritium_span_2d("c", c, m, n, stride_cm, stride_cn, elem, &clo, &chi)))
         return s;
-    if (self_overlapping(m, n, stride_cm, stride_cn))
+    if (tritium_self_overlapping(m, n, stride_cm, stride_cn))
         return tritium_fail(TRITIUM_ERROR_INVALID_STRIDE, "c: strides (%lld, %lld) make elements of a %lld x %lld "
                             "output overlap", (long long)stride_cm, (long long)stride_cn, (long long)m, (long long)n);
     if (tritium_spans_overlap(clo, chi, alo, ahi) || tritium_spans_overlap(clo, chi, blo, bhi))
@@ -98,7 +90,7 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
     CUdeviceptr a_ = (CUdeviceptr)a, b_ = (CUdeviceptr)b, c_ = (CUdeviceptr)c;
     int32_t m32 = (int32_t)m, n32 = (int32_t)n, k32 = (int32_t)k;
     void *args[] = {&a_, &b_, &c_, &m32, &n32, &k32, &sam, &sak, &sbk, &sbn, &scm, &scn};
-    s = tritium_launch(&call, v, (unsigned)grid, args, 12);
+    s = tritium_launch(&call, v, (unsigned)grid, 1, args, 12);
     tritium_call_end(&call);
     return s;
 }

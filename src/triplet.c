@@ -1,17 +1,38 @@
-/* tritium_triplet_margin_loss: checks, variant choice, launches.
- * Kernels: python/tritium/kernels/triplet.py (_triplet_fwd_kernel, _triplet_reduce_kernel). */
+/* tritium_triplet_margin_loss and its backward: checks, plan, variant choice, launches.
+ * Kernels: python/tritium/kernels/triplet.py (_triplet_fwd_kernel, _triplet_finish_kernel,
+ * _triplet_reduce_kernel, _triplet_bwd_kernel); their math is described there. */
 #include <math.h>
 #include <string.h>
 
 #include "internal.h"
 
+static const char *const names[3] = {"anchor", "positive", "negative"};
+
 static int is_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
-TRITIUM_API tritium_status tritium_triplet_margin_loss_workspace_size(int64_t n, int64_t d,
-                                                                       tritium_reduction reduction,
-                                                                       size_t *bytes) {
-    tritium_clear_error();
-    if (!bytes) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "bytes is NULL");
+/* floats per row of `saved` */
+static int64_t saved_width(float p) { return isinf(p) ? 8 : 4; }
+
+static int p_mode_of(float p) { return p == 2.0f ? 2 : p == 1.0f ? 1 : isinf(p) ? 3 : 0; }
+
+/* How the rows are cut: s ranges of `chunk` elements per row (the split path, s >= 2), or
+ * s = 1 and chunk = d. Splitting pays when the row grid is small and rows are long: the
+ * row grid then has n programs (rows of >= 2 * SPLIT_BLOCK_D take the ROWS = 1 config). */
+static void plan_split(int64_t n, int64_t d, int64_t *s, int64_t *chunk) {
+    const int64_t block = TRITIUM_TRIPLET_SPLIT_BLOCK_D;
+    *s = 1;
+    *chunk = d;
+    if (n == 0 || n >= TRITIUM_TRIPLET_SPLIT_PROGRAMS / 2 || d < 2 * block) return;
+    int64_t want = (TRITIUM_TRIPLET_SPLIT_PROGRAMS + n - 1) / n, blocks = (d + block - 1) / block;
+    if (want > blocks) want = blocks;
+    if (want > TRITIUM_TRIPLET_SPLIT_MAX) want = TRITIUM_TRIPLET_SPLIT_MAX;
+    if (want < 2) return;
+    int64_t c = ((blocks + want - 1) / want) * block;
+    *chunk = c;
+    *s = (d + c - 1) / c;
+}
+
+static tritium_status check_sizes(int64_t n, int64_t d, tritium_reduction reduction) {
     if (reduction != TRITIUM_REDUCTION_NONE && reduction != TRITIUM_REDUCTION_MEAN &&
         reduction != TRITIUM_REDUCTION_SUM)
         return tritium_fail(TRITIUM_ERROR_INVALID_ENUM, "reduction: unknown value %d", (int)reduction);
@@ -21,14 +42,38 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_workspace_size(int64_t n,
     if (n > INT32_MAX || d > INT32_MAX)
         return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "n and d must be < 2^31 (got n=%lld, d=%lld)",
                             (long long)n, (long long)d);
-    /* one fp32 partial per program; programs hold >= 1 row */
-    *bytes = reduction == TRITIUM_REDUCTION_NONE ? 0 : (size_t)n * sizeof(float);
     return TRITIUM_SUCCESS;
 }
 
-/* The row-kernel variant for this call: matching dtype, norm and alignment, and the
- * widest BLOCK_D not wider than D needs (rounded up to a power of two). */
-static int pick_forward(tritium_dtype dtype, int p_mode, int aligned, int64_t d) {
+TRITIUM_API tritium_status tritium_triplet_margin_loss_workspace_size(int64_t n, int64_t d,
+                                                                       tritium_reduction reduction,
+                                                                       size_t *bytes) {
+    tritium_clear_error();
+    if (!bytes) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "bytes is NULL");
+    tritium_status s = check_sizes(n, d, reduction);
+    if (s != TRITIUM_SUCCESS) return s;
+    int64_t splits, chunk;
+    plan_split(n, d, &splits, &chunk);
+    if (splits > 1) /* the split path: PARTIAL_W = 8 floats per (row, split) */
+        *bytes = (size_t)(n * splits) * 8 * sizeof(float);
+    else /* the row path: one fp32 partial per program; programs hold >= 1 row */
+        *bytes = reduction == TRITIUM_REDUCTION_NONE ? 0 : (size_t)n * sizeof(float);
+    return TRITIUM_SUCCESS;
+}
+
+TRITIUM_API tritium_status tritium_triplet_margin_loss_saved_size(int64_t n, float p, size_t *bytes) {
+    tritium_clear_error();
+    if (!bytes) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "bytes is NULL");
+    if (n < 0 || n > INT32_MAX) return tritium_fail(TRITIUM_ERROR_INVALID_SIZE, "n must be in [0, 2^31) (got %lld)",
+                                                    (long long)n);
+    if (!(p > 0.0f)) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "p must be > 0 (got %g)", (double)p);
+    *bytes = (size_t)n * (size_t)saved_width(p) * sizeof(float);
+    return TRITIUM_SUCCESS;
+}
+
+/* The row-kernel variant of `kernel` for this call: matching dtype, norm and alignment, and
+ * the widest BLOCK_D not wider than D needs (rounded up to a power of two). */
+static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int aligned, int64_t d) {
     int64_t want = 1;
     while (want < d) want <<= 1;
     int best = -1;
@@ -37,10 +82,8 @@ static int pick_forward(tritium_dtype dtype, int p_mode, int aligned, int64_t d)
         int al = pass == 0;
         for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i) {
             const tritium_variant *v = &tritium_variants[i];
-            if (v->kernel != TRITIUM_K_TRIPLET_FWD || v->dtype != dtype || v->aligned != al ||
-                v->params[TRITIUM_P_TRIPLET_FWD_P_MODE] != p_mode)
-                continue;
-            int32_t block = v->params[TRITIUM_P_TRIPLET_FWD_BLOCK_D];
+            if (v->kernel != kernel || v->dtype != dtype || v->aligned != al || v->params[0] != p_mode) continue;
+            int32_t block = v->params[2];
             /* prefer the widest block <= want; if none is that narrow, the narrowest */
             int better = best < 0 || (block <= want ? (best_block > want || block > best_block)
                                                    : (best_block > want && block < best_block));
@@ -50,10 +93,60 @@ static int pick_forward(tritium_dtype dtype, int p_mode, int aligned, int64_t d)
     return best;
 }
 
-static int pick_reduce(tritium_dtype dtype) {
-    for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i)
-        if (tritium_variants[i].kernel == TRITIUM_K_TRIPLET_REDUCE && tritium_variants[i].dtype == dtype) return i;
+static int pick_one(int kernel, tritium_dtype dtype, int p_mode) {
+    for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i) {
+        const tritium_variant *v = &tritium_variants[i];
+        if (v->kernel == kernel && v->dtype == dtype && (kernel == TRITIUM_K_TRIPLET_REDUCE || v->params[0] == p_mode))
+            return i;
+    }
     return -1;
+}
+
+/* Checks shared by the forward and the backward: scalars, the three inputs (byte spans in
+ * lo/hi[0..2]), and whether they allow the 16-aligned variants (*aligned, st = strides with
+ * a lone row's stride zeroed). */
+static tritium_status check_inputs(tritium_dtype dtype, int64_t n, int64_t d, const void *const inputs[3],
+                                   const int64_t strides[3], float p, float eps, int swap,
+                                   uintptr_t lo[], uintptr_t hi[], int64_t st[3], int *aligned) {
+    tritium_status s;
+    size_t elem = tritium_dtype_size(dtype);
+    if (!elem) return tritium_fail(TRITIUM_ERROR_INVALID_ENUM, "dtype: unknown value %d", (int)dtype);
+    if (strides[0] < 0 || strides[1] < 0 || strides[2] < 0)
+        return tritium_fail(TRITIUM_ERROR_INVALID_STRIDE, "row strides must be >= 0 (anchor %lld, positive %lld, "
+                            "negative %lld)", (long long)strides[0], (long long)strides[1], (long long)strides[2]);
+    if (!(p > 0.0f)) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "p must be > 0 (got %g)", (double)p);
+    if (isinf(p) && d == 0)
+        return tritium_fail(TRITIUM_ERROR_INVALID_SIZE, "d = 0 with p = inf: the max-norm of an empty row is "
+                            "undefined (PyTorch raises too)");
+    if (!isfinite(eps)) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "eps must be finite");
+    if (swap != 0 && swap != 1) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "swap must be 0 or 1 (got %d)", swap);
+    *aligned = d % 16 == 0;
+    for (int i = 0; i < 3; ++i) {
+        if (n * d > 0 && !inputs[i]) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "%s is NULL", names[i]);
+        if ((uintptr_t)inputs[i] % elem)
+            return tritium_fail(TRITIUM_ERROR_MISALIGNED, "%s is not aligned to its %zu-byte elements", names[i], elem);
+        if ((s = tritium_span_2d(names[i], inputs[i], n, d, strides[i], 1, elem, &lo[i], &hi[i]))) return s;
+        st[i] = n > 1 ? strides[i] : 0; /* a single row's stride is never used */
+        *aligned = *aligned && st[i] % 16 == 0 && is_aligned16(inputs[i]);
+    }
+    return TRITIUM_SUCCESS;
+}
+
+/* A written span [lo[k], hi[k]) must not meet any of the spans before it. */
+static tritium_status check_disjoint(uintptr_t lo[], uintptr_t hi[], const char *const what[], int k) {
+    for (int i = 0; i < k; ++i)
+        if (tritium_spans_overlap(lo[k], hi[k], lo[i], hi[i]))
+            return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "%s overlaps %s", what[k], what[i]);
+    return TRITIUM_SUCCESS;
+}
+
+static tritium_status check_f32_buffer(const char *what, const void *ptr, size_t bytes, uintptr_t *lo, uintptr_t *hi) {
+    if (bytes && !ptr) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "%s is NULL", what);
+    if ((uintptr_t)ptr % 4) return tritium_fail(TRITIUM_ERROR_MISALIGNED, "%s is not 4-byte aligned", what);
+    *lo = (uintptr_t)ptr;
+    if (__builtin_add_overflow(*lo, (uintptr_t)bytes, hi))
+        return tritium_fail(TRITIUM_ERROR_OVERFLOW, "%s: %zu bytes overflow the address space", what, bytes);
+    return TRITIUM_SUCCESS;
 }
 
 TRITIUM_API tritium_status tritium_triplet_margin_loss(
@@ -62,93 +155,167 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
     const void *positive, int64_t stride_positive,
     const void *negative, int64_t stride_negative,
     float margin, float p, float eps, int swap, tritium_reduction reduction,
-    void *out, void *workspace, size_t workspace_bytes, struct CUstream_st *stream) {
+    void *out, void *saved, void *workspace, size_t workspace_bytes, struct CUstream_st *stream) {
     size_t need;
     tritium_status s = tritium_triplet_margin_loss_workspace_size(n, d, reduction, &need);
     if (s != TRITIUM_SUCCESS) return s;
-    size_t elem = tritium_dtype_size(dtype);
-    if (!elem) return tritium_fail(TRITIUM_ERROR_INVALID_ENUM, "dtype: unknown value %d", (int)dtype);
-    if (stride_anchor < 0 || stride_positive < 0 || stride_negative < 0)
-        return tritium_fail(TRITIUM_ERROR_INVALID_STRIDE, "row strides must be >= 0 (anchor %lld, positive %lld, "
-                            "negative %lld)", (long long)stride_anchor, (long long)stride_positive,
-                            (long long)stride_negative);
-    if (!(p > 0.0f)) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "p must be > 0 (got %g)", (double)p);
-    if (isinf(p) && d == 0)
-        return tritium_fail(TRITIUM_ERROR_INVALID_SIZE, "d = 0 with p = inf: the max-norm of an empty row is "
-                            "undefined (PyTorch raises too)");
-    if (!isfinite(margin)) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "margin must be finite");
-    if (!isfinite(eps)) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "eps must be finite");
-    if (swap != 0 && swap != 1) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "swap must be 0 or 1 (got %d)", swap);
-
-    const int reduce = reduction != TRITIUM_REDUCTION_NONE;
-    const int64_t out_count = reduce ? 1 : n;
     const void *inputs[3] = {anchor, positive, negative};
     const int64_t strides[3] = {stride_anchor, stride_positive, stride_negative};
-    static const char *const names[3] = {"anchor", "positive", "negative"};
-    uintptr_t lo[5], hi[5];
-    for (int i = 0; i < 3; ++i) {
-        if (n * d > 0 && !inputs[i]) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "%s is NULL", names[i]);
-        if ((uintptr_t)inputs[i] % elem)
-            return tritium_fail(TRITIUM_ERROR_MISALIGNED, "%s is not aligned to its %zu-byte elements", names[i], elem);
-        if ((s = tritium_span_2d(names[i], inputs[i], n, d, strides[i], 1, elem, &lo[i], &hi[i]))) return s;
-    }
+    static const char *const what[6] = {"anchor", "positive", "negative", "out", "saved", "workspace"};
+    uintptr_t lo[6], hi[6];
+    int64_t st[3];
+    int aligned;
+    if ((s = check_inputs(dtype, n, d, inputs, strides, p, eps, swap, lo, hi, st, &aligned))) return s;
+    if (!isfinite(margin)) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "margin must be finite");
+    size_t elem = tritium_dtype_size(dtype);
+    const int reduce = reduction != TRITIUM_REDUCTION_NONE;
+    const int64_t out_count = reduce ? 1 : n;
     if (out_count > 0 && !out) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "out is NULL");
     if ((uintptr_t)out % elem)
         return tritium_fail(TRITIUM_ERROR_MISALIGNED, "out is not aligned to its %zu-byte elements", elem);
     if ((s = tritium_span_2d("out", out, out_count, 1, 1, 1, elem, &lo[3], &hi[3]))) return s;
+    size_t saved_bytes = saved ? (size_t)n * (size_t)saved_width(p) * sizeof(float) : 0;
+    if ((s = check_f32_buffer("saved", saved, saved_bytes, &lo[4], &hi[4]))) return s;
     if (workspace_bytes < need)
         return tritium_fail(TRITIUM_ERROR_WORKSPACE_TOO_SMALL, "workspace: %zu bytes given, %zu needed",
                             workspace_bytes, need);
-    if (need && !workspace) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "workspace is NULL");
-    if (need && (uintptr_t)workspace % 4)
-        return tritium_fail(TRITIUM_ERROR_MISALIGNED, "workspace is not 4-byte aligned");
-    lo[4] = (uintptr_t)workspace;
-    hi[4] = lo[4] + need;
-    for (int i = 0; i < 3; ++i)
-        if (tritium_spans_overlap(lo[3], hi[3], lo[i], hi[i]) || tritium_spans_overlap(lo[4], hi[4], lo[i], hi[i]))
-            return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "out or workspace overlaps %s", names[i]);
-    if (tritium_spans_overlap(lo[3], hi[3], lo[4], hi[4]))
-        return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "out overlaps workspace");
+    if ((s = check_f32_buffer("workspace", workspace, need, &lo[5], &hi[5]))) return s;
+    for (int k = 3; k < 6; ++k)
+        if ((s = check_disjoint(lo, hi, what, k))) return s;
     if (out_count == 0) return TRITIUM_SUCCESS; /* reduction 'none' of zero rows */
 
     /* variants */
-    const int p_mode = p == 2.0f ? 2 : p == 1.0f ? 1 : isinf(p) ? 3 : 0;
-    /* a single row's stride is never used: pass 0, which keeps it 16-divisible */
-    int64_t st[3];
-    int aligned = d % 16 == 0;
-    for (int i = 0; i < 3; ++i) {
-        st[i] = n > 1 ? strides[i] : 0;
-        aligned = aligned && st[i] % 16 == 0 && is_aligned16(inputs[i]);
-    }
-    int fwd = n > 0 ? pick_forward(dtype, p_mode, aligned, d) : -1;
-    int red = reduce ? pick_reduce(dtype) : -1;
-    if ((n > 0 && fwd < 0) || (reduce && red < 0))
+    const int p_mode = p_mode_of(p);
+    int64_t splits, chunk;
+    plan_split(n, d, &splits, &chunk);
+    int fwd = n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, aligned, d) : -1;
+    int fin = splits > 1 ? pick_one(TRITIUM_K_TRIPLET_FINISH, dtype, p_mode) : -1;
+    int red = reduce && splits == 1 ? pick_one(TRITIUM_K_TRIPLET_REDUCE, dtype, p_mode) : -1;
+    if ((n > 0 && fwd < 0) || (splits > 1 && fin < 0) || (reduce && splits == 1 && red < 0))
         return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "this build has no triplet kernel for dtype %d, p %g",
                             (int)dtype, (double)p);
+    int32_t rows = fwd >= 0 ? tritium_variants[fwd].params[TRITIUM_P_TRIPLET_FWD_ROWS] : 1;
+    if (splits > 1 && (rows != 1 || tritium_variants[fwd].params[TRITIUM_P_TRIPLET_FWD_BLOCK_D] !=
+                                        TRITIUM_TRIPLET_SPLIT_BLOCK_D))
+        return tritium_fail(TRITIUM_ERROR_INTERNAL, "split path without its row config");
 
     tritium_call call;
     if ((s = tritium_call_begin(&call, stream))) return s;
-    int32_t rows = fwd >= 0 ? tritium_variants[fwd].params[TRITIUM_P_TRIPLET_FWD_ROWS] : 1;
     unsigned grid = (unsigned)((n + rows - 1) / rows);
+    CUdeviceptr o_ = (CUdeviceptr)out, w_ = (CUdeviceptr)workspace, sv_ = (CUdeviceptr)saved;
+    int32_t n32 = (int32_t)n, swap32 = swap, reduce32 = reduce, save32 = saved != NULL;
+    float norm_p = p, inv_p = 1.0f / p, divisor = reduction == TRITIUM_REDUCTION_MEAN ? (float)n : 1.0f;
     if (n > 0) {
-        /* _triplet_fwd_kernel(a_ptr, p_ptr, n_ptr, out_ptr, partial_ptr, N, D, stride_a, stride_p,
-         *                     stride_n, margin, norm_p, inv_p, eps, swap, reduce, P_MODE, ROWS, BLOCK_D) */
+        /* _triplet_fwd_kernel(a_ptr, p_ptr, n_ptr, out_ptr, partial_ptr, saved_ptr, N, D, chunk,
+         *                     stride_a, stride_p, stride_n, margin, norm_p, inv_p, eps,
+         *                     swap, reduce, save, split, P_MODE, ROWS, BLOCK_D) */
         CUdeviceptr a_ = (CUdeviceptr)anchor, p_ = (CUdeviceptr)positive, n_ = (CUdeviceptr)negative;
-        CUdeviceptr o_ = (CUdeviceptr)out, w_ = (CUdeviceptr)workspace;
-        int32_t n32 = (int32_t)n, d32 = (int32_t)d, swap32 = swap, reduce32 = reduce;
-        float norm_p = p, inv_p = 1.0f / p;
-        void *args[] = {&a_, &p_, &n_, &o_, &w_, &n32, &d32, &st[0], &st[1], &st[2],
-                        &margin, &norm_p, &inv_p, &eps, &swap32, &reduce32};
-        s = tritium_launch(&call, fwd, grid, args, (int)(sizeof args / sizeof args[0]));
+        int32_t d32 = (int32_t)d, chunk32 = (int32_t)chunk, split32 = splits > 1;
+        int32_t fwd_reduce = splits > 1 ? 0 : reduce32, fwd_save = splits > 1 ? 0 : save32;
+        void *args[] = {&a_, &p_, &n_, &o_, &w_, &sv_, &n32, &d32, &chunk32, &st[0], &st[1], &st[2],
+                        &margin, &norm_p, &inv_p, &eps, &swap32, &fwd_reduce, &fwd_save, &split32};
+        s = tritium_launch(&call, fwd, splits > 1 ? (unsigned)n : grid, (unsigned)splits, args,
+                           (int)(sizeof args / sizeof args[0]));
     }
-    if (s == TRITIUM_SUCCESS && reduce) {
+    if (s == TRITIUM_SUCCESS && splits > 1) {
+        /* _triplet_finish_kernel(partial_ptr, out_ptr, saved_ptr, N, S, margin, norm_p, inv_p,
+         *                        divisor, swap, reduce, save, P_MODE, ROWS, BLOCK_S) */
+        int32_t s32 = (int32_t)splits;
+        void *args[] = {&w_, &o_, &sv_, &n32, &s32, &margin, &norm_p, &inv_p, &divisor, &swap32, &reduce32, &save32};
+        s = tritium_launch(&call, fin, 1, 1, args, (int)(sizeof args / sizeof args[0]));
+    } else if (s == TRITIUM_SUCCESS && reduce) {
         /* _triplet_reduce_kernel(partial_ptr, out_ptr, count, divisor, BLOCK) */
-        CUdeviceptr w_ = (CUdeviceptr)workspace, o_ = (CUdeviceptr)out;
         int32_t count = n > 0 ? (int32_t)grid : 0;
-        float divisor = reduction == TRITIUM_REDUCTION_MEAN ? (float)n : 1.0f;
         void *args[] = {&w_, &o_, &count, &divisor};
-        s = tritium_launch(&call, red, 1, args, 4);
+        s = tritium_launch(&call, red, 1, 1, args, 4);
     }
+    tritium_call_end(&call);
+    return s;
+}
+
+TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
+    tritium_dtype dtype, int64_t n, int64_t d,
+    const void *anchor, int64_t stride_anchor,
+    const void *positive, int64_t stride_positive,
+    const void *negative, int64_t stride_negative,
+    float p, float eps, int swap, tritium_reduction reduction,
+    const void *grad_out, int64_t stride_grad_out, const void *saved,
+    void *grad_anchor, int64_t stride_grad_anchor,
+    void *grad_positive, int64_t stride_grad_positive,
+    void *grad_negative, int64_t stride_grad_negative,
+    struct CUstream_st *stream) {
+    tritium_clear_error();
+    tritium_status s = check_sizes(n, d, reduction);
+    if (s != TRITIUM_SUCCESS) return s;
+    const void *inputs[3] = {anchor, positive, negative};
+    const int64_t strides[3] = {stride_anchor, stride_positive, stride_negative};
+    static const char *const what[8] = {"anchor", "positive", "negative", "grad_out", "saved",
+                                        "grad_anchor", "grad_positive", "grad_negative"};
+    uintptr_t lo[8], hi[8];
+    int64_t st[3];
+    int aligned;
+    if ((s = check_inputs(dtype, n, d, inputs, strides, p, eps, swap, lo, hi, st, &aligned))) return s;
+    size_t elem = tritium_dtype_size(dtype);
+    const int reduce = reduction != TRITIUM_REDUCTION_NONE;
+    const int work = n * d > 0; /* anything to write at all */
+    if (work && !grad_out) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "grad_out is NULL");
+    if ((uintptr_t)grad_out % elem)
+        return tritium_fail(TRITIUM_ERROR_MISALIGNED, "grad_out is not aligned to its %zu-byte elements", elem);
+    if (stride_grad_out < 0)
+        return tritium_fail(TRITIUM_ERROR_INVALID_STRIDE, "stride_grad_out must be >= 0 (got %lld)",
+                            (long long)stride_grad_out);
+    if ((s = tritium_span_2d("grad_out", grad_out, work ? (reduce ? 1 : n) : 0, 1, stride_grad_out, 1, elem,
+                             &lo[3], &hi[3])))
+        return s;
+    if ((s = check_f32_buffer("saved", saved, work ? (size_t)n * (size_t)saved_width(p) * sizeof(float) : 0,
+                              &lo[4], &hi[4])))
+        return s;
+    void *grads[3] = {grad_anchor, grad_positive, grad_negative};
+    const int64_t gstrides[3] = {stride_grad_anchor, stride_grad_positive, stride_grad_negative};
+    int64_t gst[3];
+    for (int i = 0; i < 3; ++i) {
+        const char *name = what[5 + i];
+        if ((uintptr_t)grads[i] % elem)
+            return tritium_fail(TRITIUM_ERROR_MISALIGNED, "%s is not aligned to its %zu-byte elements", name, elem);
+        if (gstrides[i] < 0)
+            return tritium_fail(TRITIUM_ERROR_INVALID_STRIDE, "%s: row stride must be >= 0 (got %lld)", name,
+                                (long long)gstrides[i]);
+        if (grads[i] && tritium_self_overlapping(n, d, gstrides[i], 1))
+            return tritium_fail(TRITIUM_ERROR_INVALID_STRIDE, "%s: row stride %lld < d = %lld makes rows overlap",
+                                name, (long long)gstrides[i], (long long)d);
+        if ((s = tritium_span_2d(name, grads[i], grads[i] ? n : 0, d, gstrides[i], 1, elem, &lo[5 + i], &hi[5 + i])))
+            return s;
+        gst[i] = n > 1 ? gstrides[i] : 0;
+        aligned = aligned && gst[i] % 16 == 0 && is_aligned16(grads[i]);
+    }
+    for (int k = 5; k < 8; ++k)
+        if ((s = check_disjoint(lo, hi, what, k))) return s;
+    if (!work || (!grad_anchor && !grad_positive && !grad_negative)) return TRITIUM_SUCCESS;
+
+    const int p_mode = p_mode_of(p);
+    int64_t splits, chunk;
+    plan_split(n, d, &splits, &chunk);
+    int v = pick_rows(TRITIUM_K_TRIPLET_BWD, dtype, p_mode, aligned, d);
+    if (v < 0)
+        return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "this build has no triplet backward kernel for dtype %d, "
+                            "p %g", (int)dtype, (double)p);
+    int32_t rows = tritium_variants[v].params[TRITIUM_P_TRIPLET_BWD_ROWS];
+    tritium_call call;
+    if ((s = tritium_call_begin(&call, stream))) return s;
+    /* _triplet_bwd_kernel(a_ptr, p_ptr, n_ptr, gout_ptr, saved_ptr, ga_ptr, gp_ptr, gn_ptr, N, D, chunk,
+     *                     stride_a, stride_p, stride_n, stride_g, stride_ga, stride_gp, stride_gn,
+     *                     eps, norm_p, divisor, swap, reduce, write_a, write_p, write_n, P_MODE, ROWS, BLOCK_D) */
+    CUdeviceptr a_ = (CUdeviceptr)anchor, p_ = (CUdeviceptr)positive, n_ = (CUdeviceptr)negative;
+    CUdeviceptr g_ = (CUdeviceptr)grad_out, sv_ = (CUdeviceptr)saved;
+    CUdeviceptr ga_ = (CUdeviceptr)grad_anchor, gp_ = (CUdeviceptr)grad_positive, gn_ = (CUdeviceptr)grad_negative;
+    int32_t n32 = (int32_t)n, d32 = (int32_t)d, chunk32 = (int32_t)chunk, swap32 = swap, reduce32 = reduce;
+    int32_t wa = grad_anchor != NULL, wp = grad_positive != NULL, wn = grad_negative != NULL;
+    int64_t sg = reduce ? 0 : stride_grad_out;
+    float norm_p = p, divisor = reduction == TRITIUM_REDUCTION_MEAN ? (float)n : 1.0f;
+    void *args[] = {&a_, &p_, &n_, &g_, &sv_, &ga_, &gp_, &gn_, &n32, &d32, &chunk32, &st[0], &st[1], &st[2],
+                    &sg, &gst[0], &gst[1], &gst[2], &eps, &norm_p, &divisor, &swap32, &reduce32, &wa, &wp, &wn};
+    s = tritium_launch(&call, v, (unsigned)((n + rows - 1) / rows), (unsigned)splits, args,
+                       (int)(sizeof args / sizeof args[0]));
     tritium_call_end(&call);
     return s;
 }

@@ -32,3 +32,12 @@ tritium_status tritium_span_2d(const char *what, const void *base, int64_t rows,
 int tritium_spans_overlap(uintptr_t lo1, uintptr_t hi1, uintptr_t lo2, uintptr_t hi2) {
     return lo1 < hi1 && lo2 < hi2 && lo1 < hi2 && lo2 < hi1;
 }
+
+/* With dims sorted by stride, each stride must step past the whole span of the smaller
+ * one. Extent-1 dims do not matter. */
+int tritium_self_overlapping(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
+    int64_t m = rows, n = cols, sm = row_stride, sn = col_stride;
+    if (m <= 1 || n <= 1) return (m > 1 && sm == 0) || (n > 1 && sn == 0);
+    int64_t s_small = sm < sn ? sm : sn, e_small = sm < sn ? m : n, s_big = sm < sn ? sn : sm;
+    return s_small == 0 || s_big < s_small * (e_small - 1) + 1;
+}

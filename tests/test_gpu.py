@@ -60,7 +60,7 @@ def last_error():
 
 # ---- triplet -----------------------------------------------------------------------------
 
-def triplet_raw(a, p, n, margin, norm_p, eps, swap, reduction):
+def triplet_raw(a, p, n, margin, norm_p, eps, swap, reduction, saved=None):
     """Call the C API directly; returns (status, out view, guard buffer)."""
     rows, d = a.shape
     count = rows if reduction == "none" else 1
@@ -70,7 +70,8 @@ def triplet_raw(a, p, n, margin, norm_p, eps, swap, reduction):
     ws = torch.full((max(need[0], 1),), 0xFF, dtype=torch.uint8, device=DEV)
     s = lib.tritium_triplet_margin_loss(DT[a.dtype], rows, d, vp(a), a.stride(0), vp(p), p.stride(0),
                                         vp(n), n.stride(0), margin, norm_p, eps, int(swap), RED[reduction],
-                                        vp(out), vp(ws), need[0], stream())
+                                        vp(out), vp(saved) if saved is not None else ffi.NULL, vp(ws), need[0],
+                                        stream())
     torch.cuda.synchronize()
     return s, out, buf
 
@@ -97,8 +98,9 @@ def assert_close(got, ref, dtype, what, tol=None):
     assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
 
 
+# (3, 9000) and (40, 4096) take the split path (few long rows: D cut across programs)
 TRIPLET_SHAPES = [(1, 1), (7, 37), (33, 128), (130, 300), (257, 64), (5, 2049), (3, 0), (0, 5), (64, 1000),
-                  (1000, 17)]
+                  (1000, 17), (3, 9000), (40, 4096)]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
@@ -187,6 +189,112 @@ def test_triplet_mean_is_deterministic():
     for _ in range(5):
         again = tritium.triplet_margin_loss(a, p, n)
         assert torch.equal(first.view(torch.int32), again.view(torch.int32))
+
+
+def triplet_backward_raw(a, p, n, margin, norm_p, eps, swap, reduction, g):
+    """Forward with `saved`, then the backward into NaN-guarded gradient buffers through
+    the C API; returns (status, [grad views], [guard buffers])."""
+    rows, d = a.shape
+    need = ffi.new("size_t *")
+    assert lib.tritium_triplet_margin_loss_saved_size(rows, norm_p, need) == 0
+    saved = torch.full((max(need[0] // 4, 1),), float("nan"), device=DEV)
+    s, out, _ = triplet_raw(a, p, n, margin, norm_p, eps, swap, reduction, saved=saved)
+    assert s == 0, last_error()
+    bufs, views = zip(*(guarded(rows * d, a.dtype) for _ in range(3)))
+    s = lib.tritium_triplet_margin_loss_backward(
+        DT[a.dtype], rows, d, vp(a), a.stride(0), vp(p), p.stride(0), vp(n), n.stride(0), norm_p, eps, int(swap),
+        RED[reduction], vp(g), g.stride(0) if g.dim() else 0, vp(saved), *(x for v in views for x in (vp(v), d)),
+        stream())
+    torch.cuda.synchronize()
+    return s, [v.view(rows, d) for v in views], bufs
+
+
+def triplet_grad_ref(a, p, n, margin, norm_p, eps, swap, reduction, g):
+    leaves = [t.double().requires_grad_() for t in (a, p, n)]
+    loss = torch.nn.functional.triplet_margin_loss(*leaves, margin=margin, p=norm_p, eps=eps, swap=swap,
+                                                   reduction=reduction)
+    loss.backward(g.double().reshape(loss.shape))
+    return [t.grad for t in leaves]
+
+
+# gradient bounds: fp32 general p goes through the exp2/log2 units like the forward
+GRAD_TOL = {torch.float32: 2e-5, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("norm_p", [2.0, 1.0, 3.0, 0.5, math.inf])
+@pytest.mark.parametrize("swap", [False, True])
+def test_triplet_backward_sweep(dtype, norm_p, swap):
+    for rows, d in TRIPLET_SHAPES:
+        if norm_p == math.inf and d == 0:
+            continue  # refused, as PyTorch refuses it (test_triplet_sweep)
+        a, p, n = (randn(rows, d, dtype=dtype) for _ in range(3))
+        if rows > 2:
+            p[1] = a[1]  # a swap tie
+        for reduction in ("none", "mean", "sum"):
+            g = randn(rows, dtype=dtype) if reduction == "none" else (randn(1).abs() + 0.5).to(dtype)[0]
+            what = f"backward {rows}x{d} {dtype} p={norm_p} swap={swap} {reduction}"
+            s, grads, bufs = triplet_backward_raw(a, p, n, 0.7, norm_p, 1e-6, swap, reduction, g)
+            assert s == 0, f"{what}: {last_error()}"
+            refs = triplet_grad_ref(a, p, n, 0.7, norm_p, 1e-6, swap, reduction, g)
+            for got, ref, buf, name in zip(grads, refs, bufs, ("anchor", "positive", "negative")):
+                assert_close(got, ref, dtype, f"{what} grad {name}", tol=GRAD_TOL[dtype])
+                assert guards_intact(buf), f"{what} grad {name}: wrote outside its output"
+
+
+def test_triplet_autograd_matches_torch():
+    """loss.backward() through the Python op: broadcasting, 1-D, strided and transposed
+    inputs, half precision, gradients of only some inputs, and the module."""
+    F = torch.nn.functional
+
+    def both(make, dtype=torch.float32, **kw):
+        ours = [t.detach().clone().requires_grad_(t.requires_grad) for t in make()]
+        refs = [t.detach().double().requires_grad_(t.requires_grad) for t in ours]
+        loss = tritium.triplet_margin_loss(*ours, **kw)
+        ref = F.triplet_margin_loss(*refs, **kw)
+        upstream = torch.randn(ref.shape, device=DEV, dtype=torch.float64, generator=_gen)
+        loss.backward(upstream.to(loss.dtype))
+        ref.backward(upstream.to(loss.dtype).double())
+        assert_close(loss.detach(), ref.detach(), dtype, f"loss {kw}")
+        for mine, theirs in zip(ours, refs):
+            if theirs.requires_grad:
+                assert_close(mine.grad, theirs.grad, dtype, f"grad {kw}", tol=GRAD_TOL[dtype])
+            else:
+                assert mine.grad is None
+
+    leaf = lambda *shape, dtype=torch.float32: randn(*shape, dtype=dtype).requires_grad_()  # noqa: E731
+    both(lambda: (leaf(64, 33), leaf(64, 33), leaf(64, 33)))
+    both(lambda: (leaf(64, 33), leaf(64, 33), leaf(64, 33)), reduction="none", swap=True, p=1)
+    both(lambda: (leaf(33), leaf(64, 33), leaf(64, 33)), reduction="sum", p=3)         # broadcast anchor
+    both(lambda: (leaf(33), leaf(33), leaf(33)), reduction="none", p=float("inf"))     # 1-D
+    both(lambda: (leaf(40, 64).t(), leaf(64, 40), leaf(64, 80)[:, ::2]), swap=True)   # column strides
+    both(lambda: (leaf(64, 200)[:, 3:150], leaf(64, 147), randn(64, 147)), margin=0.3)  # padded rows, no grad n
+    both(lambda: (leaf(20, 5000, dtype=torch.bfloat16), leaf(20, 5000, dtype=torch.bfloat16),
+                  leaf(20, 5000, dtype=torch.bfloat16)), dtype=torch.bfloat16, swap=True)  # split path
+    both(lambda: (leaf(100, 64, dtype=torch.float16), leaf(100, 64, dtype=torch.float16),
+                  leaf(100, 64, dtype=torch.float16)), dtype=torch.float16, reduction="none")
+    mod = tritium.TripletMarginLoss(margin=0.5, swap=True)
+    a, p, n = (leaf(16, 24) for _ in range(3))
+    mod(a, p, n).backward()
+    assert all(t.grad is not None and torch.isfinite(t.grad).all() for t in (a, p, n))
+
+
+def test_triplet_backward_is_deterministic():
+    a, p, n = (randn(3000, 300).requires_grad_() for _ in range(3))
+    grads = [torch.autograd.grad(tritium.triplet_margin_loss(a, p, n, swap=True), (a, p, n)) for _ in range(3)]
+    for again in grads[1:]:
+        assert all(torch.equal(x.view(torch.int32), y.view(torch.int32)) for x, y in zip(grads[0], again))
+
+
+def test_triplet_backward_seed_shape():
+    """The seed problem's shape, 32768 x 8192 fp32, forward and backward."""
+    a, p, n = (randn(32768, 8192).requires_grad_() for _ in range(3))
+    loss = tritium.triplet_margin_loss(a, p, n)
+    got = torch.autograd.grad(loss, (a, p, n))
+    refs = triplet_grad_ref(a.detach(), p.detach(), n.detach(), 1.0, 2.0, 1e-6, False, "mean",
+                            torch.ones((), device=DEV))
+    for x, r in zip(got, refs):
+        assert_close(x, r, torch.float32, "seed shape grad", tol=GRAD_TOL[torch.float32])
 
 
 # ---- matmul ------------------------------------------------------------------------------
@@ -302,14 +410,14 @@ def test_bad_arguments_write_nothing():
         ("null b", lambda: lib.tritium_matmul(F32, HI, 32, 32, 32, vp(a), 32, 1, ffi.NULL, 32, 1, vp(c), 32, 1,
                                               ffi.NULL, 0, stream()), lib.TRITIUM_ERROR_NULL_POINTER),
         ("triplet p = 0", lambda: lib.tritium_triplet_margin_loss(F32, 32, 32, vp(a), 32, vp(b), 32, vp(a), 32,
-                                                                  1.0, 0.0, 1e-6, 0, 0, vp(c), ffi.NULL, 0,
+                                                                  1.0, 0.0, 1e-6, 0, 0, vp(c), ffi.NULL, ffi.NULL, 0,
                                                                   stream()), lib.TRITIUM_ERROR_INVALID_VALUE),
         ("triplet no workspace", lambda: lib.tritium_triplet_margin_loss(F32, 32, 32, vp(a), 32, vp(b), 32, vp(a),
-                                                                         32, 1.0, 2.0, 1e-6, 0, 1, vp(c), ffi.NULL,
+                                                                         32, 1.0, 2.0, 1e-6, 0, 1, vp(c), ffi.NULL, ffi.NULL,
                                                                          0, stream()),
          lib.TRITIUM_ERROR_WORKSPACE_TOO_SMALL),
         ("triplet swap = 2", lambda: lib.tritium_triplet_margin_loss(F32, 32, 32, vp(a), 32, vp(b), 32, vp(a), 32,
-                                                                     1.0, 2.0, 1e-6, 2, 0, vp(c), ffi.NULL, 0,
+                                                                     1.0, 2.0, 1e-6, 2, 0, vp(c), ffi.NULL, ffi.NULL, 0,
                                                                      stream()), lib.TRITIUM_ERROR_INVALID_VALUE),
     ]
     for what, call, want in cases:

@@ -39,7 +39,8 @@ import torch.nn.functional as F  # noqa: E402
 
 from tritium.kernels.matmul import _matmul_kernel, _round_to_tf32  # noqa: E402
 from tritium.kernels.triplet import (  # noqa: E402
-    P_GENERAL, P_INF, P_ONE, P_TWO, _triplet_fwd_kernel, _triplet_reduce_kernel)
+    P_GENERAL, P_INF, P_ONE, P_TWO, _triplet_bwd_kernel, _triplet_finish_kernel, _triplet_fwd_kernel,
+    _triplet_reduce_kernel)
 
 try:
     from triton.runtime.interpreter import InterpretedFunction
@@ -54,11 +55,13 @@ if InterpretedFunction is not None and not isinstance(_matmul_kernel, Interprete
 # Expected noise from the interpreter itself: numpy's deprecation of the array->scalar
 # conversion the interpreter does (the one that breaks in 2.4, see above), log(0) in the
 # general-p norm (exp2(p * -inf) = 0 is intended, and tl.where evaluates both branches),
-# and 0/0 for the mean of no rows.
+# 1/d of a zero distance (the gradient scale; the other branch is taken), and 0/0 for the
+# mean of no rows.
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Conversion of an array with ndim > 0:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:divide by zero encountered in log:RuntimeWarning"),
     pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning"),
+    pytest.mark.filterwarnings("ignore:divide by zero encountered in divide:RuntimeWarning"),
 ]
 
 # NOTE: no numpy arrays at module level: the interpreter scans the globals of every
@@ -109,31 +112,76 @@ def _mode_args(p):
     return mode, p, 1.0 / p
 
 
-def triplet_launch(a, p, n, *, margin, pnorm, swap, reduction, eps=1e-6,
-                   rows=ROWS, block_d=BLOCK_D, red_block=RED_BLOCK, poison=float("nan")):
-    """Run the kernels as the C runtime does; returns the output tensor (input dtype)."""
+def _split_plan(D, splits, block_d):
+    """(grid splits, chunk) as the C runtime cuts rows: whole BLOCK_D chunks per split."""
+    if splits <= 1 or D == 0:
+        return 1, D
+    chunk = triton.cdiv(triton.cdiv(D, splits), block_d) * block_d
+    return triton.cdiv(D, chunk), chunk
+
+
+def triplet_launch(a, p, n, *, margin, pnorm, swap, reduction, eps=1e-6, rows=ROWS, block_d=BLOCK_D,
+                   red_block=RED_BLOCK, splits=1, poison=float("nan"), with_saved=False):
+    """Run the forward kernels as the C runtime does; returns the output tensor (input
+    dtype), and the saved rows for the backward when `with_saved`. splits > 1 takes the
+    split path (one row per program, D cut into ranges, finished by the finish kernel)."""
     N, D = a.shape
     for t in (p, n):
         assert t.shape == a.shape and t.dtype == a.dtype
     for t in (a, p, n):
         assert D <= 1 or t.stride(1) == 1, "kernel takes a row stride only"
     P_MODE, norm_p, inv_p = _mode_args(pnorm)
-    programs = triton.cdiv(N, rows)
     reduce = 0 if reduction == "none" else 1
-    out = torch.full((N,) if reduction == "none" else (1,), poison, dtype=a.dtype)
-    partial = torch.full((max(programs, 1),), float("nan"), dtype=torch.float32)
-    if programs > 0:
-        _triplet_fwd_kernel[(programs,)](
-            a, p, n, out, partial, N, D, a.stride(0), p.stride(0), n.stride(0),
-            float(margin), float(norm_p), float(inv_p), float(eps), int(swap), reduce,
-            P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d)
-    if reduction == "none":
-        return out
-    if programs > 0:
-        assert not torch.isnan(partial).any(), f"unwritten partial sums: {partial}"
     divisor = float(N) if reduction == "mean" else 1.0
-    _triplet_reduce_kernel[(1,)](partial, out, programs, divisor, BLOCK=red_block)
-    return out[0]
+    out = torch.full((N,) if reduction == "none" else (1,), poison, dtype=a.dtype)
+    saved = torch.full((N, 8 if P_MODE == P_INF else 4), float("nan"), dtype=torch.float32)
+    save = 1 if with_saved else 0
+    S, chunk = _split_plan(D, splits, block_d)
+    strides = (a.stride(0), p.stride(0), n.stride(0))
+    if S > 1:
+        partial = torch.full((N * S * 8,), float("nan"), dtype=torch.float32)
+        _triplet_fwd_kernel[(N, S)](
+            a, p, n, out, partial, saved, N, D, chunk, *strides, float(margin), float(norm_p), float(inv_p),
+            float(eps), int(swap), 0, 0, 1, P_MODE=P_MODE, ROWS=1, BLOCK_D=block_d)
+        _triplet_finish_kernel[(1,)](
+            partial, out, saved, N, S, float(margin), float(norm_p), float(inv_p), divisor, int(swap), reduce,
+            save, P_MODE=P_MODE, ROWS=rows, BLOCK_S=triton.next_power_of_2(S))
+    else:
+        programs = triton.cdiv(N, rows)
+        partial = torch.full((max(programs, 1),), float("nan"), dtype=torch.float32)
+        if programs > 0:
+            _triplet_fwd_kernel[(programs, 1)](
+                a, p, n, out, partial, saved, N, D, D, *strides, float(margin), float(norm_p), float(inv_p),
+                float(eps), int(swap), reduce, save, 0, P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d)
+        if reduce:
+            if programs > 0:
+                assert not torch.isnan(partial).any(), f"unwritten partial sums: {partial}"
+            _triplet_reduce_kernel[(1,)](partial, out, programs, divisor, BLOCK=red_block)
+    if reduce:
+        out = out[0]
+    if with_saved:
+        assert not torch.isnan(saved).any(), f"unwritten saved rows: {saved}"
+        return out, saved
+    return out
+
+
+def triplet_backward_launch(a, p, n, saved, grad_out, *, pnorm, swap, reduction, eps=1e-6, rows=ROWS,
+                            block_d=BLOCK_D, splits=1, grads=None, write=(1, 1, 1)):
+    """Run the backward kernel as the C runtime does; returns the three gradient tensors
+    (NaN-poisoned before the launch, or the given `grads` buffers)."""
+    N, D = a.shape
+    P_MODE, norm_p, _ = _mode_args(pnorm)
+    if grads is None:
+        grads = [torch.full((N, D), float("nan"), dtype=a.dtype) for _ in range(3)]
+    S, chunk = _split_plan(D, splits, block_d)
+    rows = 1 if S > 1 else rows
+    reduce = 0 if reduction == "none" else 1
+    _triplet_bwd_kernel[(triton.cdiv(N, rows), S)](
+        a, p, n, grad_out, saved, *grads, N, D, chunk, a.stride(0), p.stride(0), n.stride(0),
+        grad_out.stride(0) if grad_out.dim() else 0, *(g.stride(0) for g in grads), float(eps), float(norm_p),
+        float(N) if reduction == "mean" else 1.0, int(swap), reduce, *write,
+        P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d)
+    return grads
 
 
 def triplet_reference(a, p, n, *, margin, pnorm, swap, reduction, eps=1e-6):
@@ -354,6 +402,131 @@ def test_triplet_forward_other_tiles(rows, block_d, red_block):
             got = triplet_launch(a, p, n, rows=rows, block_d=block_d, red_block=red_block, **kw)
             ref, scale = triplet_reference(a, p, n, **kw)
             check_triplet(got, ref, scale, torch.float32)
+
+
+@pytest.mark.parametrize("splits", [2, 3, 7])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("pcase", list(P_CASES))
+def test_triplet_forward_split_path(pcase, reduction, splits):
+    # few long rows: D cut into ranges (the last one short), combined by the finish kernel
+    a, p, n = _triplet_inputs(5, 101, torch.float32, 300 + splits)
+    kw = dict(margin=1.0, pnorm=P_CASES[pcase], swap=True, reduction=reduction)
+    got = triplet_launch(a, p, n, splits=splits, **kw)
+    ref, scale = triplet_reference(a, p, n, **kw)
+    check_triplet(got, ref, scale, torch.float32)
+
+
+# ---- backward ------------------------------------------------------------------------
+
+# gradient bounds per dtype: relative to the element, plus fp32 compute noise relative to
+# the largest gradient element of the row
+GRAD_TOL = {torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1e-2}
+GRAD_ROW_TOL = 2e-6
+
+
+def triplet_grad_reference(a, p, n, grad_out, *, margin, pnorm, swap, reduction, eps=1e-6):
+    """PyTorch's autograd in fp64 on the same inputs: (grad_a, grad_p, grad_n)."""
+    leaves = [t.double().requires_grad_() for t in (a, p, n)]
+    loss = F.triplet_margin_loss(*leaves, margin=margin, p=pnorm, eps=eps, swap=swap, reduction=reduction)
+    loss.backward(grad_out.double().reshape(loss.shape))
+    return [t.grad for t in leaves]
+
+
+def check_grads(got, ref, dtype, names=("anchor", "positive", "negative")):
+    """Each gradient element within GRAD_TOL of its reference, plus GRAD_ROW_TOL of the
+    row's largest gradient element over all three inputs (the size of the terms that can
+    cancel into an element); where the reference overflows the dtype, the same inf."""
+    fi = torch.finfo(dtype)
+    rowmax = torch.stack([r.abs().amax(dim=1) if r.numel() else r.new_zeros(r.shape[0]) for r in ref]).amax(0)
+    for g, r, name in zip(got, ref, names):
+        g64 = g.double()
+        assert g.shape == r.shape
+        unwritten = torch.isnan(g64) & ~torch.isnan(r)
+        assert not unwritten.any(), f"grad {name}: not written at {unwritten.nonzero()[:8].tolist()}"
+        over = r.abs() > fi.max
+        assert (g64[over] == r[over].to(dtype).double()).all(), f"grad {name}: overflow not rounded to inf"
+        # + one subnormal step: fp16 gradients can be that small
+        bound = GRAD_TOL[dtype] * r.abs() + GRAD_ROW_TOL * rowmax[:, None] + fi.smallest_normal * fi.eps
+        bad = ((g64 - r).abs() > bound) & ~over
+        assert not bad.any(), (f"grad {name} at {bad.nonzero()[:8].tolist()}: got {g64[bad][:8].tolist()}, "
+                               f"ref {r[bad][:8].tolist()}")
+
+
+def _grad_out(reduction, N, dtype, seed):
+    if reduction == "none":
+        return _randn((N,), dtype, seed)
+    return (_randn((1,), dtype, seed).double() + 2.0).to(dtype).reshape(())  # a scalar away from 0
+
+
+def _backward_case(a, p, n, *, dtype, reduction, seed, splits=1, **kw):
+    N = a.shape[0]
+    _, saved = triplet_launch(a, p, n, reduction=reduction, with_saved=True, splits=splits, **kw)
+    g = _grad_out(reduction, N, dtype, seed)
+    got = triplet_backward_launch(a, p, n, saved, g, reduction=reduction, splits=splits,
+                                  **{k: v for k, v in kw.items() if k != "margin"})
+    ref = triplet_grad_reference(a, p, n, g, reduction=reduction, **kw)
+    check_grads(got, ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES), ids=list(DTYPES))
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("swap", [False, True], ids=["noswap", "swap"])
+@pytest.mark.parametrize("pcase", list(P_CASES))
+def test_triplet_backward_matches_autograd(pcase, swap, reduction, dtype):
+    dt = DTYPES[dtype]
+    seed = 5000 + 17 * list(P_CASES).index(pcase) + 5 * swap + ["none", "mean", "sum"].index(reduction)
+    a, p, n = _triplet_inputs(13, 37, dt, seed)
+    p[3] = a[3]     # swap tie: d(a, n) == d(p, n) exactly, each side gets half
+    n[7] = p[7]     # d(p, n) is the smaller one (swap) at eps-size
+    _backward_case(a, p, n, dtype=dt, reduction=reduction, seed=seed, margin=1.0, pnorm=P_CASES[pcase], swap=swap)
+
+
+@pytest.mark.parametrize("pcase", list(P_CASES))
+def test_triplet_backward_zero_distances_ties_and_hinge_corner(pcase):
+    # integer-valued inputs with eps = 0: exact zero distances, many ties of |v| for p = inf,
+    # and rows sitting exactly on the hinge's corner (margin + d_ap - d_neg == 0)
+    g = _gen(77)
+    a, p, n = (torch.randint(-2, 3, (12, 6), generator=g).float() for _ in range(3))
+    p[0] = a[0]                 # d(a, p) = 0
+    n[1] = a[1]                 # d(a, n) = 0
+    p[2] = a[2]; n[2] = a[2]    # everything 0
+    p[3] = a[3]                 # swap tie
+    a[4] = torch.tensor([0., 0, 0, 0, 0, 0]); p[4] = torch.tensor([1., 0, 0, 0, 0, 0])
+    n[4] = torch.tensor([3., 0, 0, 0, 0, 0])   # corner: 2 + 1 - 3 = 0 for every p
+    for swap in (False, True):
+        for reduction in ("none", "sum"):
+            _backward_case(a, p, n, dtype=torch.float32, reduction=reduction, seed=9, margin=2.0,
+                           pnorm=P_CASES[pcase], swap=swap, eps=0.0)
+
+
+@pytest.mark.parametrize("splits", [1, 3])
+@pytest.mark.parametrize("pcase", list(P_CASES))
+def test_triplet_backward_split_and_strides(pcase, splits):
+    # padded rows in and out, a strided upstream gradient, and the split grid
+    dt = torch.float32
+    a, p, n = (_padded_rows(6, 101, 5, dt, 40 + i) for i in range(3))
+    kw = dict(margin=1.0, pnorm=P_CASES[pcase], swap=True)
+    _, saved = triplet_launch(a, p, n, reduction="none", with_saved=True, splits=splits, **kw)
+    gbuf = torch.full((12,), float("nan"), dtype=dt)
+    gout = gbuf[::2]
+    gout.copy_(_randn((6,), dt, 3))
+    bufs = [torch.full((6, 109), -7.0, dtype=dt) for _ in range(3)]
+    grads = [b[:, :101] for b in bufs]
+    triplet_backward_launch(a, p, n, saved, gout, reduction="none", splits=splits, grads=grads,
+                            pnorm=kw["pnorm"], swap=True)
+    check_grads(grads, triplet_grad_reference(a, p, n, gout, reduction="none", **kw), dt)
+    for b in bufs:
+        assert (b[:, 101:] == -7.0).all(), "wrote outside the gradient's view"
+
+
+def test_triplet_backward_skips_unwanted_gradients():
+    a, p, n = _triplet_inputs(9, 20, torch.float32, 61)
+    _, saved = triplet_launch(a, p, n, margin=1.0, pnorm=2.0, swap=False, reduction="mean", with_saved=True)
+    g = torch.tensor(1.0)
+    got = triplet_backward_launch(a, p, n, saved, g, pnorm=2.0, swap=False, reduction="mean", write=(0, 1, 0))
+    assert torch.isnan(got[0]).all() and torch.isnan(got[2]).all()
+    ref = triplet_grad_reference(a, p, n, g, margin=1.0, pnorm=2.0, swap=False, reduction="mean")
+    check_grads([got[1]], [ref[1]], torch.float32, names=("positive",))
 
 
 # --------------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ bool run_triplet() {
     check(tritium_triplet_margin_loss_workspace_size(n, d, TRITIUM_REDUCTION_MEAN, &ws_bytes), "workspace query");
     DeviceBuffer da(a), dp(pos), dn(neg), out(sizeof(float)), ws(ws_bytes);
     check(tritium_triplet_margin_loss(TRITIUM_FLOAT32, n, d, da.get(), d, dp.get(), d, dn.get(), d, margin, p, eps,
-                                      0, TRITIUM_REDUCTION_MEAN, out.get(), ws.get(), ws.size(), nullptr),
+                                      0, TRITIUM_REDUCTION_MEAN, out.get(), nullptr, ws.get(), ws.size(), nullptr),
           "tritium_triplet_margin_loss");
     check(cu->CtxSynchronize(), "cuCtxSynchronize");
     const float got = out.download<float>()[0];

@@ -139,7 +139,7 @@ static int run_triplet(void) {
 
     /* NULL stream: the legacy default stream of the current context */
     TR(tritium_triplet_margin_loss(TRITIUM_FLOAT32, N, D, dptr(da), D, dptr(dp), D, dptr(dn), D, margin, p, eps,
-                                   0, TRITIUM_REDUCTION_MEAN, dptr(dout), dptr(dws), ws_bytes, NULL));
+                                   0, TRITIUM_REDUCTION_MEAN, dptr(dout), NULL, dptr(dws), ws_bytes, NULL));
     CU(cu.CtxSynchronize());
     float got = 0.0f;
     CU(cu.MemcpyDtoH(&got, dout, sizeof got));

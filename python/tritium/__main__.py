@@ -1,4 +1,5 @@
-"""python -m tritium info: the driver, each visible GPU, its arch and the image tritium would load."""
+"""python -m tritium info: the driver, each visible GPU, its arch and the image tritium would load.
+python -m tritium bench [triplet|matmul|all] [--json FILE] [--quick]: benchmarks (tritium/bench.py)."""
 import argparse
 import sys
 
@@ -30,7 +31,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tritium")
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("info", help="driver, GPUs, and which kernel image each would use")
-    args = ap.parse_args(argv)
+    # bench's arguments (its -h included) are left unparsed here and handed to tritium.bench.main
+    sub.add_parser("bench", add_help=False, help="benchmarks against torch eager, torch.compile and cuBLAS "
+                   "(python -m tritium bench -h)")
+    args, rest = ap.parse_known_args(argv)
+    if args.cmd == "bench":
+        from . import bench
+        return bench.main(rest, prog=f"{ap.prog} bench")
+    if rest:
+        ap.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.cmd == "info":
         return info()
     return 1

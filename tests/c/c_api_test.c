@@ -40,25 +40,25 @@ int main(void) {
     void *p = fake;
     size_t ws = 0;
     expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, -1, 4, p, 4, p, 4, p, 4, 1.0f, 2.0f, 1e-6f, 0,
-                                       TRITIUM_REDUCTION_NONE, p, NULL, 0, NULL),
+                                       TRITIUM_REDUCTION_NONE, p, NULL, NULL, 0, NULL),
            TRITIUM_ERROR_INVALID_SIZE, "n", "triplet n < 0");
     expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, 2, 4, NULL, 4, p, 4, p, 4, 1.0f, 2.0f, 1e-6f, 0,
-                                       TRITIUM_REDUCTION_NONE, fake + 32, NULL, 0, NULL),
+                                       TRITIUM_REDUCTION_NONE, fake + 32, NULL, NULL, 0, NULL),
            TRITIUM_ERROR_NULL_POINTER, "anchor", "triplet anchor NULL");
     expect(tritium_triplet_margin_loss((tritium_dtype)7, 2, 4, p, 4, p, 4, p, 4, 1.0f, 2.0f, 1e-6f, 0,
-                                       TRITIUM_REDUCTION_NONE, fake + 32, NULL, 0, NULL),
+                                       TRITIUM_REDUCTION_NONE, fake + 32, NULL, NULL, 0, NULL),
            TRITIUM_ERROR_INVALID_ENUM, "dtype", "triplet bad dtype");
     expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, 2, 4, p, 4, p, 4, p, 4, 1.0f, -1.0f, 1e-6f, 0,
-                                       TRITIUM_REDUCTION_NONE, fake + 32, NULL, 0, NULL),
+                                       TRITIUM_REDUCTION_NONE, fake + 32, NULL, NULL, 0, NULL),
            TRITIUM_ERROR_INVALID_VALUE, "p must be", "triplet p <= 0");
     expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, 2, 4, p, 4, p, 4, p, 4, 1.0f, 2.0f, 1e-6f, 0,
-                                       TRITIUM_REDUCTION_MEAN, fake + 32, NULL, 0, NULL),
+                                       TRITIUM_REDUCTION_MEAN, fake + 32, NULL, NULL, 0, NULL),
            TRITIUM_ERROR_WORKSPACE_TOO_SMALL, "workspace", "triplet mean without workspace");
     expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, 4, 4, p, 4, p, 4, p, 4, 1.0f, 2.0f, 1e-6f, 0,
-                                       TRITIUM_REDUCTION_NONE, fake + 2, NULL, 0, NULL),
+                                       TRITIUM_REDUCTION_NONE, fake + 2, NULL, NULL, 0, NULL),
            TRITIUM_ERROR_INVALID_VALUE, "overlaps", "triplet out overlaps input");
     expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, 2, INT64_C(1) << 40, p, 4, p, 4, p, 4, 1.0f, 2.0f, 1e-6f,
-                                       0, TRITIUM_REDUCTION_NONE, fake + 32, NULL, 0, NULL),
+                                       0, TRITIUM_REDUCTION_NONE, fake + 32, NULL, NULL, 0, NULL),
            TRITIUM_ERROR_NOT_SUPPORTED, "2^31", "triplet d too large");
     expect(tritium_triplet_margin_loss_workspace_size(10, 4, TRITIUM_REDUCTION_MEAN, &ws), TRITIUM_SUCCESS, NULL,
            "triplet workspace query");
@@ -86,8 +86,39 @@ int main(void) {
                           NULL),
            TRITIUM_SUCCESS, NULL, "matmul m = 0");
     expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, 0, 4, NULL, 4, NULL, 4, NULL, 4, 1.0f, 2.0f, 1e-6f, 0,
-                                       TRITIUM_REDUCTION_NONE, NULL, NULL, 0, NULL),
+                                       TRITIUM_REDUCTION_NONE, NULL, NULL, NULL, 0, NULL),
            TRITIUM_SUCCESS, NULL, "triplet n = 0, none");
+    /* backward: argument errors, and the calls with nothing to do */
+    expect(tritium_triplet_margin_loss_backward(TRITIUM_FLOAT32, 2, 4, p, 4, p, 4, p, 4, 2.0f, 1e-6f, 0,
+                                                TRITIUM_REDUCTION_MEAN, fake + 40, 0, NULL, fake + 48, 4, NULL, 0,
+                                                NULL, 0, NULL),
+           TRITIUM_ERROR_NULL_POINTER, "saved", "triplet backward without saved");
+    expect(tritium_triplet_margin_loss_backward(TRITIUM_FLOAT32, 2, 4, p, 4, p, 4, p, 4, 2.0f, 1e-6f, 0,
+                                                TRITIUM_REDUCTION_MEAN, fake + 40, 0, fake + 32, fake + 4, 4, NULL,
+                                                0, NULL, 0, NULL),
+           TRITIUM_ERROR_INVALID_VALUE, "grad_anchor overlaps anchor", "triplet backward grad overlaps input");
+    expect(tritium_triplet_margin_loss_backward(TRITIUM_FLOAT32, 2, 4, p, 4, p, 4, p, 4, 2.0f, 1e-6f, 0,
+                                                TRITIUM_REDUCTION_MEAN, fake + 40, 0, fake + 32, fake + 48, 2, NULL,
+                                                0, NULL, 0, NULL),
+           TRITIUM_ERROR_INVALID_STRIDE, "rows overlap", "triplet backward grad rows overlap");
+    expect(tritium_triplet_margin_loss_backward(TRITIUM_FLOAT32, 2, 4, p, 4, p, 4, p, 4, 2.0f, 1e-6f, 0,
+                                                TRITIUM_REDUCTION_NONE, fake + 40, -1, fake + 32, fake + 48, 4, NULL,
+                                                0, NULL, 0, NULL),
+           TRITIUM_ERROR_INVALID_STRIDE, "stride_grad_out", "triplet backward negative grad_out stride");
+    expect(tritium_triplet_margin_loss_backward(TRITIUM_FLOAT32, 2, 4, p, 4, p, 4, p, 4, 2.0f, 1e-6f, 0,
+                                                TRITIUM_REDUCTION_NONE, fake + 40, 1, fake + 32, fake + 48, 4,
+                                                fake + 48, 4, NULL, 0, NULL),
+           TRITIUM_ERROR_INVALID_VALUE, "grad_positive overlaps grad_anchor", "triplet backward grads overlap");
+    expect(tritium_triplet_margin_loss_backward(TRITIUM_FLOAT32, 2, 4, p, 4, p, 4, p, 4, 2.0f, 1e-6f, 0,
+                                                TRITIUM_REDUCTION_SUM, fake + 40, 0, fake + 32, NULL, 0, NULL, 0,
+                                                NULL, 0, NULL),
+           TRITIUM_SUCCESS, NULL, "triplet backward with no gradient wanted");
+    expect(tritium_triplet_margin_loss_backward(TRITIUM_FLOAT32, 0, 4, NULL, 4, NULL, 4, NULL, 4, 2.0f, 1e-6f, 0,
+                                                TRITIUM_REDUCTION_MEAN, NULL, 0, NULL, NULL, 4, NULL, 4, NULL, 4,
+                                                NULL),
+           TRITIUM_SUCCESS, NULL, "triplet backward n = 0");
+    expect(tritium_triplet_margin_loss_saved_size(10, INFINITY, &ws), TRITIUM_SUCCESS, NULL, "saved size");
+    CHECK(ws == 10 * 8 * sizeof(float), "saved size for p = inf: %zu", ws);
 
     /* the device: without a driver or GPU a valid call reports it cleanly */
     int count = -1;
@@ -100,8 +131,12 @@ int main(void) {
         size_t need = 0;
         tritium_triplet_margin_loss_workspace_size(2, 4, TRITIUM_REDUCTION_SUM, &need);
         expect(tritium_triplet_margin_loss(TRITIUM_FLOAT32, 2, 4, p, 4, p, 4, p, 4, 1.0f, 2.0f, 1e-6f, 1,
-                                           TRITIUM_REDUCTION_SUM, fake + 32, fake + 40, need, NULL),
+                                           TRITIUM_REDUCTION_SUM, fake + 32, NULL, fake + 40, need, NULL),
                s, NULL, "triplet without a device");
+        expect(tritium_triplet_margin_loss_backward(TRITIUM_FLOAT32, 2, 4, p, 4, p, 4, p, 4, 2.0f, 1e-6f, 0,
+                                                    TRITIUM_REDUCTION_SUM, fake + 40, 0, fake + 32, fake + 48, 4,
+                                                    NULL, 0, NULL, 0, NULL),
+               s, NULL, "triplet backward without a device");
         printf("no device: %s\n", tritium_status_string(s));
     } else {
         CHECK(s == TRITIUM_SUCCESS && count > 0, "device count failed: %s", tritium_last_error());

@@ -5,11 +5,25 @@ Math, per row i (v = x - y + eps, accumulated in fp32 whatever the input dtype):
     d(x, y)  = ||x - y + eps||_p                      (eps added to the difference,
                                                         as torch.pairwise_distance does)
     d_neg    = min(d(a, n), d(p, n)) if swap else d(a, n)
-    loss_i   = max(d(a, p) - d_neg + margin, 0)
+    loss_i   = max(margin + d(a, p) - d_neg, 0)
 
-Reductions: 'none' stores loss_i in the input dtype; 'mean' and 'sum' store one fp32
-partial sum per program into a workspace, and `_triplet_reduce_kernel` adds the partials
-in a fixed order, so the result is the same bits run after run.
+Forward, two shapes of work:
+  * row path: `_triplet_fwd_kernel` with one D range per row (chunk = D) finishes each row
+    itself; 'none' stores loss_i, 'mean'/'sum' store one fp32 partial sum per program and
+    `_triplet_reduce_kernel` adds the partials in a fixed order (same bits every run);
+  * split path, for few long rows: the same kernel on a (rows, splits) grid stores each
+    split's norm accumulators (`split` = 1), and `_triplet_finish_kernel` combines them per
+    row in a fixed order, then finishes rows and reduction in one program.
+
+Backward: the forward can save, per row, the scale of each distance's gradient (hinge,
+swap choice and norm derivative folded in; SAVED_W floats per row). `_triplet_bwd_kernel`
+then reads a, p, n once and writes the three gradients, matching PyTorch's autograd:
+
+    dL/dv_xy = g * s_xy * f(v_xy),  f(v) = v (p=2), sgn v (p=1), sgn v |v|^(p-1) (other p),
+               sgn v [|v| == d_xy] (p=inf), with s_xy = w_xy * k(d_xy) where
+    w_ap = [margin + d_ap - d_neg >= 0], w_an = -w_ap * sel_an, w_pn = -w_ap * sel_pn
+    (sel: 1 for the smaller of d_an, d_pn, 1/2 each on a tie), and
+    k = 1/d (p=2, 0 at d=0), 1 (p=1), d^(1-p) (other p, 0 at d=0), 1/#{|v| == d} (p=inf).
 """
 import triton
 import triton.language as tl
@@ -19,6 +33,12 @@ P_ONE = 1
 P_TWO = 2
 P_GENERAL = 0  # any finite p > 0, through exp2/log2
 P_INF = 3
+
+# floats saved per row for the backward: s_ap, s_an, s_pn, 0 (+ d_ap, d_an, d_pn, 0 for p=inf)
+SAVED_W = 4
+SAVED_W_INF = 8
+# floats per (row, split) of the split path's workspace: three accumulators, three counts
+PARTIAL_W = 8
 
 
 @triton.jit
@@ -38,13 +58,28 @@ def _norm_term(v, norm_p, P_MODE: tl.constexpr):
 
 
 @triton.jit
-def _norm_combine(acc, P_MODE: tl.constexpr):
-    """Reduce an accumulator tile along its last axis (sum, or max for p = inf)."""
+def _accumulate(acc, cnt, v, m, norm_p, P_MODE: tl.constexpr):
+    """Fold one tile of differences into a lane accumulator (sum of |v|^p, or for p = inf
+    the running max of |v| with the number of lanes' elements equal to it)."""
+    if P_MODE == 3:
+        t = tl.where(m, tl.abs(v), -1.0)   # masked lanes never win nor tie (acc starts at -1)
+        cnt = tl.where(t > acc, 1, tl.where((t == acc) & m, cnt + 1, cnt))
+        acc = tl.maximum(acc, t)
+    else:
+        acc += tl.where(m, _norm_term(v, norm_p, P_MODE), 0.0)
+    return acc, cnt
+
+
+@triton.jit
+def _combine(acc, cnt, P_MODE: tl.constexpr):
+    """Reduce accumulator tiles along their last axis: (sum or max, count of the max)."""
     if P_MODE == 3:
         r = tl.max(acc, axis=1)
+        c = tl.sum(tl.where(acc == r[:, None], cnt, 0), axis=1)
     else:
         r = tl.sum(acc, axis=1)
-    return r
+        c = tl.zeros(r.shape, dtype=tl.int32)
+    return r, c
 
 
 @triton.jit
@@ -64,68 +99,164 @@ def _norm_finish(s, inv_p, P_MODE: tl.constexpr):
 
 
 @triton.jit
+def _grad_scale(d, cnt, norm_p, P_MODE: tl.constexpr):
+    """k(d): the row factor of d's gradient w.r.t. its differences (see the module doc)."""
+    if P_MODE == 2:
+        k = tl.where(d > 0.0, 1.0 / d, 0.0)
+    elif P_MODE == 1:
+        k = tl.where(d == d, 1.0, 1.0)
+    elif P_MODE == 3:
+        k = tl.where(cnt > 0, 1.0 / cnt.to(tl.float32), 0.0)
+    else:
+        k = tl.where(d > 0.0, tl.exp(((1.0 - norm_p) * tl.log(d.to(tl.float64)))).to(tl.float32), 0.0)
+    return k
+
+
+@triton.jit
+def _finish_rows(r_ap, r_an, r_pn, c_ap, c_an, c_pn, row_ok, saved_ptr, rows,
+                 margin, norm_p, inv_p, swap, save, P_MODE: tl.constexpr):
+    """Per-row distances, loss, and (when `save`) the backward's saved row."""
+    d_ap = _norm_finish(r_ap, inv_p, P_MODE)
+    d_an = _norm_finish(r_an, inv_p, P_MODE)
+    d_pn = _norm_finish(r_pn, inv_p, P_MODE)
+    if swap != 0:
+        d_neg = tl.minimum(d_an, d_pn)
+        sel_an = tl.where(d_an < d_pn, 1.0, tl.where(d_an == d_pn, 0.5, 0.0))
+    else:
+        d_neg = d_an
+        sel_an = tl.where(d_an == d_an, 1.0, 1.0)
+    x = margin + d_ap - d_neg
+    loss = tl.maximum(x, 0.0)
+    if save != 0:
+        w = tl.where(x >= 0.0, 1.0, 0.0)
+        s_ap = w * _grad_scale(d_ap, c_ap, norm_p, P_MODE)
+        s_an = -w * sel_an * _grad_scale(d_an, c_an, norm_p, P_MODE)
+        s_pn = -w * (1.0 - sel_an) * _grad_scale(d_pn, c_pn, norm_p, P_MODE)
+        W: tl.constexpr = 8 if P_MODE == 3 else 4
+        j = tl.arange(0, W)[None, :]
+        val = tl.where(j == 0, s_ap[:, None], tl.where(j == 1, s_an[:, None], tl.where(j == 2, s_pn[:, None], 0.0)))
+        if P_MODE == 3:
+            val = tl.where(j == 4, d_ap[:, None], tl.where(j == 5, d_an[:, None],
+                                                           tl.where(j == 6, d_pn[:, None], val)))
+        tl.store(saved_ptr + rows.to(tl.int64)[:, None] * W + j, val, mask=row_ok[:, None])
+    return loss
+
+
+@triton.jit
+def _program_rows(N, D, chunk, ROWS: tl.constexpr):
+    """This program's rows (ROWS per program along grid axis 0) and its D range [lo, hi)
+    (one `chunk` per grid axis-1 index; chunk = D outside the split path)."""
+    rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+    lo = tl.program_id(1) * chunk
+    return rows, rows < N, rows.to(tl.int64), lo, tl.minimum(lo + chunk, D)
+
+
+@triton.jit
+def _load_step(a_row, p_row, n_row, d0, row_ok, hi, BLOCK_D: tl.constexpr):
+    """One BLOCK_D step of the three inputs' rows, in fp32, with its mask."""
+    c = d0 + tl.arange(0, BLOCK_D)
+    m = row_ok[:, None] & (c[None, :] < hi)
+    a = tl.load(a_row + c[None, :], mask=m, other=0.0).to(tl.float32)
+    p = tl.load(p_row + c[None, :], mask=m, other=0.0).to(tl.float32)
+    n = tl.load(n_row + c[None, :], mask=m, other=0.0).to(tl.float32)
+    return a, p, n, c, m
+
+
+@triton.jit
 def _triplet_fwd_kernel(
     # pointers
     a_ptr, p_ptr, n_ptr,          # inputs, (N, D) rows with a row stride
     out_ptr,                      # per-row loss, input dtype (reduction 'none')
-    partial_ptr,                  # one fp32 partial sum per program (reduction mean/sum)
-    # sizes and row strides, in elements
-    N, D, stride_a, stride_p, stride_n,
+    partial_ptr,                  # fp32 workspace: one partial sum per program (mean/sum),
+                                  # or PARTIAL_W floats per (row, split) when `split`
+    saved_ptr,                    # fp32, SAVED_W(_INF) per row, written when `save`
+    # sizes, D range per split, row strides (elements)
+    N, D, chunk, stride_a, stride_p, stride_n,
     # scalars
     margin, norm_p, inv_p, eps,
-    swap, reduce,                 # 0/1 flags
+    swap, reduce, save, split,    # 0/1 flags
     # meta
     P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr,
 ):
-    # program mapping: ROWS rows per program, D walked in BLOCK_D chunks
-    pid = tl.program_id(0)
-    rows = pid * ROWS + tl.arange(0, ROWS)
-    row_ok = rows < N
-    rows64 = rows.to(tl.int64)
-    cols = tl.arange(0, BLOCK_D)
+    rows, row_ok, rows64, lo, hi = _program_rows(N, D, chunk, ROWS)
     a_row = a_ptr + rows64[:, None] * stride_a
     p_row = p_ptr + rows64[:, None] * stride_p
     n_row = n_ptr + rows64[:, None] * stride_n
 
     # D loop: three accumulators (a-p, a-n, and p-n only when swapping)
-    acc_ap = tl.zeros([ROWS, BLOCK_D], dtype=tl.float32)
-    acc_an = tl.zeros([ROWS, BLOCK_D], dtype=tl.float32)
-    acc_pn = tl.zeros([ROWS, BLOCK_D], dtype=tl.float32)
-    for d0 in range(0, D, BLOCK_D):
-        c = d0 + cols
-        m = row_ok[:, None] & (c[None, :] < D)
-        a = tl.load(a_row + c[None, :], mask=m, other=0.0).to(tl.float32)
-        p = tl.load(p_row + c[None, :], mask=m, other=0.0).to(tl.float32)
-        n = tl.load(n_row + c[None, :], mask=m, other=0.0).to(tl.float32)
-        # masked lanes must add nothing: eps alone would count there
-        v_ap = tl.where(m, a - p + eps, 0.0)
-        v_an = tl.where(m, a - n + eps, 0.0)
-        if P_MODE == 3:
-            acc_ap = tl.maximum(acc_ap, _norm_term(v_ap, norm_p, P_MODE))
-            acc_an = tl.maximum(acc_an, _norm_term(v_an, norm_p, P_MODE))
-        else:
-            acc_ap += _norm_term(v_ap, norm_p, P_MODE)
-            acc_an += _norm_term(v_an, norm_p, P_MODE)
-        if swap != 0:
-            v_pn = tl.where(m, p - n + eps, 0.0)
-            if P_MODE == 3:
-                acc_pn = tl.maximum(acc_pn, _norm_term(v_pn, norm_p, P_MODE))
-            else:
-                acc_pn += _norm_term(v_pn, norm_p, P_MODE)
-
-    # per-row distances and hinge
-    d_ap = _norm_finish(_norm_combine(acc_ap, P_MODE), inv_p, P_MODE)
-    d_neg = _norm_finish(_norm_combine(acc_an, P_MODE), inv_p, P_MODE)
-    if swap != 0:
-        d_pn = _norm_finish(_norm_combine(acc_pn, P_MODE), inv_p, P_MODE)
-        d_neg = tl.minimum(d_neg, d_pn)
-    loss = tl.maximum(d_ap - d_neg + margin, 0.0)
-
-    # write-back
-    if reduce != 0:
-        tl.store(partial_ptr + pid, tl.sum(tl.where(row_ok, loss, 0.0), axis=0))
+    if P_MODE == 3:
+        init = -1.0
     else:
-        tl.store(out_ptr + rows, loss.to(out_ptr.dtype.element_ty), mask=row_ok)
+        init = 0.0
+    acc_ap = tl.full([ROWS, BLOCK_D], init, dtype=tl.float32)
+    acc_an = tl.full([ROWS, BLOCK_D], init, dtype=tl.float32)
+    acc_pn = tl.full([ROWS, BLOCK_D], init, dtype=tl.float32)
+    cnt_ap = tl.zeros([ROWS, BLOCK_D], dtype=tl.int32)
+    cnt_an = tl.zeros([ROWS, BLOCK_D], dtype=tl.int32)
+    cnt_pn = tl.zeros([ROWS, BLOCK_D], dtype=tl.int32)
+    for d0 in range(lo, hi, BLOCK_D):
+        a, p, n, c, m = _load_step(a_row, p_row, n_row, d0, row_ok, hi, BLOCK_D)
+        acc_ap, cnt_ap = _accumulate(acc_ap, cnt_ap, a - p + eps, m, norm_p, P_MODE)
+        acc_an, cnt_an = _accumulate(acc_an, cnt_an, a - n + eps, m, norm_p, P_MODE)
+        if swap != 0:
+            acc_pn, cnt_pn = _accumulate(acc_pn, cnt_pn, p - n + eps, m, norm_p, P_MODE)
+    r_ap, c_ap = _combine(acc_ap, cnt_ap, P_MODE)
+    r_an, c_an = _combine(acc_an, cnt_an, P_MODE)
+    r_pn, c_pn = _combine(acc_pn, cnt_pn, P_MODE)
+
+    if split != 0:
+        # this split's accumulators, for _triplet_finish_kernel
+        base = partial_ptr + (rows64 * tl.num_programs(1) + tl.program_id(1)) * 8
+        cbase = base.to(tl.pointer_type(tl.int32), bitcast=True)
+        tl.store(base + 0, r_ap, mask=row_ok)
+        tl.store(base + 1, r_an, mask=row_ok)
+        tl.store(base + 2, r_pn, mask=row_ok)
+        tl.store(cbase + 3, c_ap, mask=row_ok)
+        tl.store(cbase + 4, c_an, mask=row_ok)
+        tl.store(cbase + 5, c_pn, mask=row_ok)
+    else:
+        loss = _finish_rows(r_ap, r_an, r_pn, c_ap, c_an, c_pn, row_ok, saved_ptr, rows,
+                            margin, norm_p, inv_p, swap, save, P_MODE)
+        if reduce != 0:
+            tl.store(partial_ptr + tl.program_id(0), tl.sum(tl.where(row_ok, loss, 0.0), axis=0))
+        else:
+            tl.store(out_ptr + rows, loss.to(out_ptr.dtype.element_ty), mask=row_ok)
+
+
+@triton.jit
+def _triplet_finish_kernel(
+    partial_ptr,                  # PARTIAL_W fp32 per (row, split), from the split forward
+    out_ptr, saved_ptr,           # loss (per row, or one scalar), saved rows (when `save`)
+    N, S,                         # rows, splits per row (S <= BLOCK_S)
+    margin, norm_p, inv_p, divisor,
+    swap, reduce, save,
+    P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_S: tl.constexpr,
+):
+    """One program: combine each row's splits in a fixed order, finish rows and the
+    reduction (deterministic)."""
+    j = tl.arange(0, BLOCK_S)
+    total = tl.zeros([ROWS], dtype=tl.float32)
+    for r0 in range(0, N, ROWS):
+        rows = r0 + tl.arange(0, ROWS)
+        row_ok = rows < N
+        m = row_ok[:, None] & (j[None, :] < S)
+        base = partial_ptr + (rows.to(tl.int64)[:, None] * S + j[None, :]) * 8
+        cbase = base.to(tl.pointer_type(tl.int32), bitcast=True)
+        if P_MODE == 3:
+            fill = -1.0
+        else:
+            fill = 0.0
+        r_ap, c_ap = _combine(tl.load(base + 0, mask=m, other=fill), tl.load(cbase + 3, mask=m, other=0), P_MODE)
+        r_an, c_an = _combine(tl.load(base + 1, mask=m, other=fill), tl.load(cbase + 4, mask=m, other=0), P_MODE)
+        r_pn, c_pn = _combine(tl.load(base + 2, mask=m, other=fill), tl.load(cbase + 5, mask=m, other=0), P_MODE)
+        loss = _finish_rows(r_ap, r_an, r_pn, c_ap, c_an, c_pn, row_ok, saved_ptr, rows,
+                            margin, norm_p, inv_p, swap, save, P_MODE)
+        if reduce != 0:
+            total += tl.where(row_ok, loss, 0.0)
+        else:
+            tl.store(out_ptr + rows, loss.to(out_ptr.dtype.element_ty), mask=row_ok)
+    if reduce != 0:
+        tl.store(out_ptr, (tl.sum(total, axis=0) / divisor).to(out_ptr.dtype.element_ty))
 
 
 @triton.jit
@@ -141,3 +272,75 @@ def _triplet_reduce_kernel(
         acc += tl.load(partial_ptr + i + offs, mask=i + offs < count, other=0.0)
     total = tl.sum(acc, axis=0) / divisor
     tl.store(out_ptr, total.to(out_ptr.dtype.element_ty))
+
+
+@triton.jit
+def _dnorm(v, d, norm_p, P_MODE: tl.constexpr):
+    """f(v): the per-element factor of a norm's gradient (see the module doc)."""
+    if P_MODE == 2:
+        f = v
+    else:
+        sg = tl.where(v > 0.0, 1.0, tl.where(v < 0.0, -1.0, 0.0))
+        if P_MODE == 1:
+            f = sg
+        elif P_MODE == 3:
+            f = tl.where(tl.abs(v) == d, sg, 0.0)
+        else:
+            av = tl.abs(v)
+            f = tl.where(av > 0.0, sg * tl.exp2((norm_p - 1.0) * tl.log2(av)), 0.0)
+    return f
+
+
+@triton.jit
+def _triplet_bwd_kernel(
+    a_ptr, p_ptr, n_ptr,          # inputs, as for the forward
+    gout_ptr,                     # upstream gradient, input dtype: N values (stride_g) or a scalar
+    saved_ptr,                    # fp32 saved rows from the forward
+    ga_ptr, gp_ptr, gn_ptr,       # gradients, input dtype, with row strides
+    N, D, chunk,
+    stride_a, stride_p, stride_n, stride_g, stride_ga, stride_gp, stride_gn,
+    eps, norm_p, divisor,         # divisor: N for 'mean', else 1
+    swap, reduce, write_a, write_p, write_n,
+    P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr,
+):
+    rows, row_ok, rows64, lo, hi = _program_rows(N, D, chunk, ROWS)
+
+    # per-row factors: g * s_xy, and the distances for p = inf
+    if reduce != 0:
+        g = tl.load(gout_ptr + rows64 * 0, mask=row_ok, other=0.0).to(tl.float32) / divisor
+    else:
+        g = tl.load(gout_ptr + rows64 * stride_g, mask=row_ok, other=0.0).to(tl.float32)
+    W: tl.constexpr = 8 if P_MODE == 3 else 4
+    sv = saved_ptr + rows64 * W
+    k_ap = (g * tl.load(sv + 0, mask=row_ok, other=0.0))[:, None]
+    k_an = (g * tl.load(sv + 1, mask=row_ok, other=0.0))[:, None]
+    k_pn = (g * tl.load(sv + 2, mask=row_ok, other=0.0))[:, None]
+    if P_MODE == 3:
+        d_ap = tl.load(sv + 4, mask=row_ok, other=0.0)[:, None]
+        d_an = tl.load(sv + 5, mask=row_ok, other=0.0)[:, None]
+        d_pn = tl.load(sv + 6, mask=row_ok, other=0.0)[:, None]
+    else:
+        d_ap = k_ap
+        d_an = k_an
+        d_pn = k_pn
+
+    a_row = a_ptr + rows64[:, None] * stride_a
+    p_row = p_ptr + rows64[:, None] * stride_p
+    n_row = n_ptr + rows64[:, None] * stride_n
+    for d0 in range(lo, hi, BLOCK_D):
+        a, p, n, c, m = _load_step(a_row, p_row, n_row, d0, row_ok, hi, BLOCK_D)
+        t_ap = k_ap * _dnorm(a - p + eps, d_ap, norm_p, P_MODE)
+        t_an = k_an * _dnorm(a - n + eps, d_an, norm_p, P_MODE)
+        g_a = t_ap + t_an
+        g_p = -t_ap
+        g_n = -t_an
+        if swap != 0:
+            t_pn = k_pn * _dnorm(p - n + eps, d_pn, norm_p, P_MODE)
+            g_p += t_pn
+            g_n -= t_pn
+        if write_a != 0:
+            tl.store(ga_ptr + rows64[:, None] * stride_ga + c[None, :], g_a.to(ga_ptr.dtype.element_ty), mask=m)
+        if write_p != 0:
+            tl.store(gp_ptr + rows64[:, None] * stride_gp + c[None, :], g_p.to(gp_ptr.dtype.element_ty), mask=m)
+        if write_n != 0:
+            tl.store(gn_ptr + rows64[:, None] * stride_gn + c[None, :], g_n.to(gn_ptr.dtype.element_ty), mask=m)

@@ -1,0 +1,321 @@
+"""Benchmarks: tritium against torch eager, torch.compile and cuBLAS, in one process.
+
+    python -m tritium bench [triplet|matmul|all] [--json FILE] [--quick]
+    python bench/bench.py   [triplet|matmul|all] [--json FILE] [--quick]     (the same)
+
+Method.
+
+Device time of back-to-back calls (device_us). A call from Python costs microseconds
+of host time (argument checks, cffi, the allocator, autograd), often more than a small
+kernel runs on the GPU, so one call between two CUDA events would time the host. Each
+timed batch is instead queued behind a torch.cuda._sleep kernel long enough (twice the
+measured host time of a batch) that the CPU has enqueued every call before the GPU
+reaches the first: the events then bracket GPU work only, run back to back as in a
+training step where the CPU runs ahead. Per call = elapsed / calls; the median over
+reps is reported. If the GPU was already past the sleep when the batch was queued, the
+rep is discarded and the sleep lengthened. Host overhead is reported apart (wall_us:
+perf_counter around many calls, then a synchronize).
+
+L2 rotation (input_sets). Calls rotate through independent input sets whose total
+exceeds 3x L2 (at most 256 sets and ~4 GiB), so each call reads its inputs from memory,
+not from the cache the previous call left. The smallest shapes still fit in L2 with 256
+sets; those rows are bound by launches anyway.
+
+Ceilings, measured in the same run: read bandwidth (torch's sum over a 4 GiB fp32
+tensor) and the device time of an empty kernel launched back to back (launch_us). A
+triplet row's floor is max(bytes / read ceiling, launches * launch_us), with 1 launch
+for the forward and 2 for forward+backward (autograd runs the backward as its own call);
+"x floor" = tritium time / floor. matmul rows show the library's rates beside cuBLAS,
+with both results' relative errors against fp64.
+
+Results print one line per row as they complete, then a markdown table; the JSON goes to
+--json FILE, else bench-<op>.json in the current directory.
+"""
+import argparse
+import importlib.metadata
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import tritium
+
+MAX_SETS = 256           # input sets per row, at most
+MAX_SET_BYTES = 4 << 30  # total bytes of a row's input sets, at most (unless 2 sets exceed it)
+_CYCLES_PER_US = None    # torch.cuda._sleep's clock, measured once
+
+
+def _events():
+    return torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+
+def _cycles_per_us():
+    """torch.cuda._sleep cycles per µs, from one CUDA-event timing of _sleep(1_000_000)."""
+    global _CYCLES_PER_US
+    if _CYCLES_PER_US is None:
+        torch.cuda._sleep(1000)  # first launch loads the kernel
+        s, e = _events()
+        s.record()
+        torch.cuda._sleep(1_000_000)
+        e.record()
+        e.synchronize()
+        _CYCLES_PER_US = 1_000_000 / (1e3 * s.elapsed_time(e))
+    return _CYCLES_PER_US
+
+
+def device_us(fn, sets, calls=None, reps=20, target_us=2000.0):
+    """Median over reps of the device time per call of `calls` back-to-back calls, in µs.
+
+    Call i runs fn(*sets[i % len(sets)]); i counts on across reps, so every set is used.
+    calls=None picks enough calls for about target_us of GPU work (5 to 100). Each rep is
+    queued behind a sleep kernel twice as long as the host takes to enqueue the batch.
+    """
+    reps = max(reps, 15)
+    for _ in range(3):  # warm-up: compiles, autotunes, allocator pools
+        for args in sets:
+            fn(*args)
+    torch.cuda.synchronize()
+
+    # Calibration, once: host enqueue time and (at most) device time per call.
+    probe = 5
+    s, e = _events()
+    t0 = time.perf_counter()
+    s.record()
+    for i in range(probe):
+        fn(*sets[i % len(sets)])
+    e.record()
+    host_per_call = (time.perf_counter() - t0) * 1e6 / probe
+    e.synchronize()
+    dev_per_call = s.elapsed_time(e) * 1e3 / probe
+    if calls is None:
+        calls = min(100, max(5, math.ceil(target_us / max(dev_per_call, 1e-3))))
+    sleep_us = min(2 * host_per_call * calls + 20, 1e6)
+
+    times, k, retries = [], 0, 0
+    start, end = _events()
+    while len(times) < reps:
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        torch.cuda._sleep(int(sleep_us * _cycles_per_us()))
+        start.record()
+        for _ in range(calls):
+            fn(*sets[k % len(sets)])
+            k += 1
+        end.record()
+        overtaken = start.query()  # the GPU already left the sleep: it may have waited on the CPU
+        host_us = (time.perf_counter() - t0) * 1e6
+        end.synchronize()
+        if overtaken and retries < 3 and sleep_us < 1e6:
+            # Sleep longer and redo the rep. (When the launch queue is full the CPU waits on
+            # the GPU whatever the sleep; after 3 retries such reps are kept as they are.)
+            sleep_us, retries = min(2 * max(host_us, sleep_us), 1e6), retries + 1
+            continue
+        times.append(start.elapsed_time(end) * 1e3 / calls)
+    return statistics.median(times)
+
+
+def wall_us(fn, args, calls=2000, repeats=7):
+    """Python wall time per call, in µs: perf_counter around `calls` calls and a synchronize;
+    median of `repeats`."""
+    for _ in range(10):
+        fn(*args)
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn(*args)
+        torch.cuda.synchronize()
+        times.append((time.perf_counter() - t0) * 1e6 / calls)
+    return statistics.median(times)
+
+
+def _l2_bytes():
+    return getattr(torch.cuda.get_device_properties(torch.cuda.current_device()), "L2_cache_size", 0) or 64 << 20
+
+
+def input_sets(make, bytes_per_set):
+    """Enough independent input sets that together they exceed 3x L2: at least 2, at most
+    MAX_SETS and MAX_SET_BYTES in all."""
+    bytes_per_set = max(bytes_per_set, 1)
+    count = min(math.ceil(3 * _l2_bytes() / bytes_per_set), MAX_SETS, MAX_SET_BYTES // bytes_per_set)
+    return [make() for _ in range(max(2, count))]
+
+
+def read_ceiling_gbs():
+    """Read bandwidth in GB/s: torch's sum over a 4 GiB fp32 tensor, device time."""
+    x = torch.empty(1 << 30, dtype=torch.float32, device="cuda").uniform_()
+    us = device_us(lambda t: t.sum(), [(x,)], reps=15)
+    del x
+    torch.cuda.empty_cache()
+    return (1 << 30) * 4 / us / 1e3
+
+
+def _compiled():
+    """A fresh torch.compile of F.triplet_margin_loss (static shapes; compiled at warm-up).
+    Dynamo's caches are reset first, so the recompile limit never sends a shape to eager."""
+    torch._dynamo.reset()
+    return torch.compile(F.triplet_margin_loss, dynamic=False)
+
+
+def _with_grad(f, g):
+    """fn(a, p, n) for the forward+backward: loss = f(a, p, n), then its gradients with
+    respect to a, p, n, seeded by g (a precomputed ones scalar: no fill kernel is timed)."""
+    return lambda a, p, n: torch.autograd.grad(f(a, p, n), (a, p, n), grad_outputs=g)
+
+
+def _fmt(x):
+    return "-" if x is None else f"{x:.2f}" if x < 100 else f"{x:.1f}" if x < 10000 else f"{x:.0f}"
+
+
+def bench_triplet(quick):
+    ceiling = read_ceiling_gbs()
+    launch_us = device_us(lambda: torch.cuda._sleep(0), [()])
+    print(f"read ceiling {ceiling:.0f} GB/s, launch {launch_us:.2f} us", flush=True)
+    shapes = [(32, 128), (256, 128), (1024, 256), (4096, 512), (65536, 64), (128, 65536), (8, 1048576),
+              (32768, 8192)]
+    if quick:
+        shapes = [(256, 128), (4096, 512), (32768, 8192)]
+    rows = []
+    for dtype in (torch.float32, torch.bfloat16):
+        elem = torch.tensor([], dtype=dtype).element_size()
+        g = torch.ones((), dtype=dtype, device="cuda")
+        for n, d in shapes:
+            sets = input_sets(lambda: tuple(torch.randn(n, d, device="cuda", dtype=dtype) for _ in range(3)),
+                              3 * n * d * elem)
+            grad_sets = [tuple(t.detach().requires_grad_() for t in s) for s in sets]  # same storage
+            for mode in ("fwd", "fwd+bwd"):
+                compiled = _compiled()
+                impls = (("tritium", tritium.triplet_margin_loss), ("eager", F.triplet_margin_loss),
+                         ("compile", compiled))
+                nbytes, launches = (3 * n * d * elem, 1) if mode == "fwd" else (9 * n * d * elem, 2)
+                res = {"op": "triplet", "dtype": str(dtype).split(".")[1], "shape": f"{n}x{d}", "n": n, "d": d,
+                       "mode": mode, "bytes": nbytes}
+                for name, f in impls:
+                    if mode == "fwd":
+                        res[name + "_us"] = device_us(f, sets)
+                    else:
+                        res[name + "_us"] = device_us(_with_grad(f, g), grad_sets)
+                t = res["tritium_us"]
+                res["gbs"] = nbytes / t / 1e3
+                res["pct_ceiling"] = 100 * res["gbs"] / ceiling
+                res["floor_us"] = max(nbytes / ceiling / 1e3, launches * launch_us)
+                res["ratio_floor"] = t / res["floor_us"]
+                res["vs_eager"] = res["eager_us"] / t
+                res["vs_compile"] = res["compile_us"] / t
+                res["ok_compile"] = t <= res["compile_us"] * 1.0
+                res["ok_floor"] = res["ratio_floor"] <= 1.15
+                rows.append(res)
+                print(f"triplet {res['dtype']:>8} {res['shape']:>12} {mode:>7}  tritium {t:9.2f} us "
+                      f"{res['gbs']:6.0f} GB/s {res['pct_ceiling']:5.1f}%  floor {res['floor_us']:9.2f} "
+                      f"x{res['ratio_floor']:<5.2f} eager {res['eager_us']:9.2f} x{res['vs_eager']:<5.2f} "
+                      f"compile {res['compile_us']:9.2f} x{res['vs_compile']:<5.2f} "
+                      f"{'' if res['ok_compile'] else ' SLOWER-THAN-COMPILE'}"
+                      f"{'' if res['ok_floor'] else ' ABOVE-FLOOR'}", flush=True)
+            del sets, grad_sets
+            torch.cuda.empty_cache()
+
+    # Host overhead per call, where it dominates: a small forward from Python.
+    a, p, n = (torch.randn(256, 128, device="cuda") for _ in range(3))
+    wall = {"shape": "256x128", "dtype": "float32", "mode": "fwd"}
+    for name, f in (("tritium", tritium.triplet_margin_loss), ("compile", _compiled()),
+                    ("eager", F.triplet_margin_loss)):
+        wall[name + "_us"] = wall_us(f, (a, p, n))
+    print(f"python wall 256x128 fp32 fwd: tritium {wall['tritium_us']:.1f} us, compile {wall['compile_us']:.1f} us, "
+          f"eager {wall['eager_us']:.1f} us", flush=True)
+    return {"read_ceiling_gbs": ceiling, "launch_us": launch_us, "rows": rows, "python_wall_us": wall}
+
+
+def triplet_table(rows):
+    """The triplet rows as a markdown table."""
+    head = ["dtype", "shape", "mode", "tritium µs", "GB/s", "% ceiling", "floor µs", "x floor", "eager µs",
+            "compile µs", "x eager", "x compile"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i < 3 else "---:" for i in range(len(head))) + "|"]
+    for r in rows:
+        cells = [r["dtype"], r["shape"], r["mode"], _fmt(r["tritium_us"]), f"{r['gbs']:.0f}",
+                 f"{r['pct_ceiling']:.1f}", _fmt(r["floor_us"]), f"{r['ratio_floor']:.2f}", _fmt(r["eager_us"]),
+                 _fmt(r["compile_us"]), f"{r['vs_eager']:.2f}", f"{r['vs_compile']:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def bench_matmul(quick):
+    shapes = [(8205, 2949, 5921), (4096, 4096, 4096), (8192, 8192, 8192), (5921, 2949, 8205), (1, 8192, 8192),
+              (16, 8192, 8192), (128, 8192, 8192), (1024, 65536, 1024)]  # (M, K, N)
+    if quick:
+        shapes = shapes[:2]
+    modes = [("f32-highest", torch.float32, "highest"), ("f32-high", torch.float32, "high"),
+             ("bf16", torch.bfloat16, "highest")]
+    rows = []
+    prev = torch.get_float32_matmul_precision()
+    try:
+        for label, dtype, precision in modes:
+            for m, k, n in shapes:
+                flops = 2 * m * n * k
+                nbytes = (m * k + k * n) * torch.tensor([], dtype=dtype).element_size()
+                sets = input_sets(lambda: (torch.rand(m, k, device="cuda", dtype=dtype),
+                                           torch.rand(k, n, device="cuda", dtype=dtype)), nbytes)
+                torch.set_float32_matmul_precision(precision)
+                t_us = device_us(lambda a, b: tritium.matmul(a, b, precision=precision), sets)
+                c_us = device_us(torch.matmul, sets)
+                a, b = sets[0]
+                ref = a.double() @ b.double()
+                err_t = ((tritium.matmul(a, b, precision=precision).double() - ref).norm() / ref.norm()).item()
+                err_c = ((torch.matmul(a, b).double() - ref).norm() / ref.norm()).item()
+                res = {"op": "matmul", "mode": label, "shape": f"{m}x{k}x{n}", "tritium_us": t_us,
+                       "cublas_us": c_us, "tritium_tflops": flops / t_us / 1e6, "cublas_tflops": flops / c_us / 1e6,
+                       "ratio": c_us / t_us, "err_tritium": err_t, "err_cublas": err_c}
+                rows.append(res)
+                print(f"matmul {label:>12} {res['shape']:>18}  tritium {res['tritium_tflops']:7.1f} TF/s  "
+                      f"cuBLAS {res['cublas_tflops']:7.1f} TF/s  x{res['ratio']:.2f}  err {err_t:.1e} "
+                      f"(cuBLAS {err_c:.1e})", flush=True)
+                del sets, ref
+                torch.cuda.empty_cache()
+    finally:
+        torch.set_float32_matmul_precision(prev)
+    return {"rows": rows}
+
+
+def _version(*dists):
+    for dist in dists:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return None
+
+
+def main(argv=None, prog=None):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    ap.add_argument("op", nargs="?", default="all", choices=["triplet", "matmul", "all"])
+    ap.add_argument("--json", type=Path, help="where to write the results (default: bench-<op>.json)")
+    ap.add_argument("--quick", action="store_true", help="a few shapes only")
+    args = ap.parse_args(argv)
+    if not torch.cuda.is_available():
+        raise SystemExit("bench: needs a CUDA GPU")
+    out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+           "triton": _version("triton", "pytorch-triton"), "tritium": tritium.__version__, "rows": []}
+    if args.op in ("triplet", "all"):
+        res = bench_triplet(args.quick)
+        out.update(read_ceiling_gbs=res["read_ceiling_gbs"], launch_us=res["launch_us"],
+                   python_wall_us=res["python_wall_us"])
+        out["rows"] += res["rows"]
+    if args.op in ("matmul", "all"):
+        out["rows"] += bench_matmul(args.quick)["rows"]
+    path = args.json or Path(f"bench-{args.op}.json")
+    path.write_text(json.dumps(out, indent=1))
+    triplet_rows = [r for r in out["rows"] if r["op"] == "triplet"]
+    if triplet_rows:
+        print()
+        print(triplet_table(triplet_rows))
+    print(f"\nwrote {path}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -58,6 +58,9 @@ static void driver_load(void) {
     LOAD(CtxPushCurrent, cuCtxPushCurrent);
     LOAD(CtxPopCurrent, cuCtxPopCurrent);
     LOAD(StreamGetCtx, cuStreamGetCtx);
+    LOAD(PointerGetAttribute, cuPointerGetAttribute);
+    LOAD(DevicePrimaryCtxRetain, cuDevicePrimaryCtxRetain);
+    LOAD(DevicePrimaryCtxRelease, cuDevicePrimaryCtxRelease);
     LOAD(LibraryLoadData, cuLibraryLoadData);
     LOAD(LibraryGetKernel, cuLibraryGetKernel);
     LOAD(KernelSetAttribute, cuKernelSetAttribute);

@@ -37,6 +37,9 @@ typedef struct tritium_driver {
     CUresult (*CtxPushCurrent)(CUcontext);
     CUresult (*CtxPopCurrent)(CUcontext *);
     CUresult (*StreamGetCtx)(CUstream, CUcontext *);
+    CUresult (*PointerGetAttribute)(void *, CUpointer_attribute, CUdeviceptr);
+    CUresult (*DevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+    CUresult (*DevicePrimaryCtxRelease)(CUdevice);
     CUresult (*LibraryLoadData)(CUlibrary *, const void *, CUjit_option *, void **, unsigned,
                                 CUlibraryOption *, void **, unsigned);
     CUresult (*LibraryGetKernel)(CUkernel *, CUlibrary, const char *);
@@ -65,8 +68,11 @@ typedef struct tritium_call {
     int pushed;
 } tritium_call;
 
-/* Resolves the stream's context and device and makes the context current for the call. */
-tritium_status tritium_call_begin(tritium_call *call, struct CUstream_st *stream);
+/* Resolves the stream's context and device and makes the context current for the call.
+ * A NULL stream means the legacy stream of the current context; where the thread has
+ * none (a fresh thread, e.g. PyTorch's autograd workers), the primary context of the
+ * device holding `data` (any of the call's device pointers, or NULL) is used. */
+tritium_status tritium_call_begin(tritium_call *call, struct CUstream_st *stream, const void *data);
 /* Restores the caller's current context. */
 void tritium_call_end(tritium_call *call);
 

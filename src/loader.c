@@ -92,7 +92,9 @@ static tritium_status device_query(const tritium_driver *drv, CUdevice dev, devi
 
 /* ---- calls ------------------------------------------------------------------------- */
 
-tritium_status tritium_call_begin(tritium_call *call, struct CUstream_st *stream) {
+static _Atomic int primary_retained[TRITIUM_MAX_DEVICES];
+
+tritium_status tritium_call_begin(tritium_call *call, struct CUstream_st *stream, const void *data) {
     memset(call, 0, sizeof *call);
     tritium_status s = tritium_driver_get(&call->drv);
     if (s != TRITIUM_SUCCESS) return s;
@@ -108,12 +110,29 @@ tritium_status tritium_call_begin(tritium_call *call, struct CUstream_st *stream
     } else {
         call->ctx = current;
     }
+    int ordinal = -1;
+    if (!call->ctx && data &&
+        drv->PointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, (CUdeviceptr)data) == CUDA_SUCCESS &&
+        ordinal >= 0) {
+        CUdevice dev;
+        if ((r = drv->DeviceGet(&dev, ordinal)) != CUDA_SUCCESS)
+            return tritium_fail_driver(TRITIUM_ERROR_DRIVER, "cuDeviceGet", r);
+        if ((r = drv->DevicePrimaryCtxRetain(&call->ctx, dev)) != CUDA_SUCCESS)
+            return tritium_fail_driver(TRITIUM_ERROR_DRIVER, "cuDevicePrimaryCtxRetain", r);
+        /* keep one reference per device for the process's life (released here, the last
+         * reference could destroy the context under the work just queued) */
+        if (ordinal < TRITIUM_MAX_DEVICES && atomic_exchange(&primary_retained[ordinal], 1))
+            drv->DevicePrimaryCtxRelease(dev);
+    }
     if (!call->ctx)
         return tritium_fail(TRITIUM_ERROR_NO_CONTEXT,
                             "stream is NULL and the calling thread has no current CUDA context");
     if (call->ctx != current) {
         r = drv->CtxPushCurrent(call->ctx);
-        if (r != CUDA_SUCCESS) return tritium_fail_driver(TRITIUM_ERROR_DRIVER, "cuCtxPushCurrent", r);
+        if (r != CUDA_SUCCESS) {
+            tritium_call_end(call);
+            return tritium_fail_driver(TRITIUM_ERROR_DRIVER, "cuCtxPushCurrent", r);
+        }
         call->pushed = 1;
     }
     r = drv->CtxGetDevice(&call->dev);
@@ -138,6 +157,7 @@ void tritium_call_end(tritium_call *call) {
         call->drv->CtxPopCurrent(&dummy);
         call->pushed = 0;
     }
+
 }
 
 /* ---- lazy loading ------------------------------------------------------------------ */

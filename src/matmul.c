@@ -84,7 +84,7 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
                             (long long)m, (long long)n, (long long)grid);
 
     tritium_call call;
-    if ((s = tritium_call_begin(&call, stream))) return s;
+    if ((s = tritium_call_begin(&call, stream, a))) return s;
     /* _matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K, stride_am, stride_ak, stride_bk, stride_bn,
      *                stride_cm, stride_cn, PRECISION, A_K1, B_N1, BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M) */
     CUdeviceptr a_ = (CUdeviceptr)a, b_ = (CUdeviceptr)b, c_ = (CUdeviceptr)c;

@@ -200,7 +200,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
         return tritium_fail(TRITIUM_ERROR_INTERNAL, "split path without its row config");
 
     tritium_call call;
-    if ((s = tritium_call_begin(&call, stream))) return s;
+    if ((s = tritium_call_begin(&call, stream, anchor))) return s;
     unsigned grid = (unsigned)((n + rows - 1) / rows);
     CUdeviceptr o_ = (CUdeviceptr)out, w_ = (CUdeviceptr)workspace, sv_ = (CUdeviceptr)saved;
     int32_t n32 = (int32_t)n, swap32 = swap, reduce32 = reduce, save32 = saved != NULL;
@@ -301,7 +301,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
                             "p %g", (int)dtype, (double)p);
     int32_t rows = tritium_variants[v].params[TRITIUM_P_TRIPLET_BWD_ROWS];
     tritium_call call;
-    if ((s = tritium_call_begin(&call, stream))) return s;
+    if ((s = tritium_call_begin(&call, stream, anchor))) return s;
     /* _triplet_bwd_kernel(a_ptr, p_ptr, n_ptr, gout_ptr, saved_ptr, ga_ptr, gp_ptr, gn_ptr, N, D, chunk,
      *                     stride_a, stride_p, stride_n, stride_g, stride_ga, stride_gp, stride_gn,
      *                     eps, norm_p, divisor, swap, reduce, write_a, write_p, write_n, P_MODE, ROWS, BLOCK_D) */

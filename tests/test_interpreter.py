@@ -37,6 +37,8 @@ triton = pytest.importorskip("triton")
 import triton.language as tl  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from grad_checks import check_grads  # noqa: E402
+
 from tritium.kernels.matmul import _matmul_kernel, _round_to_tf32  # noqa: E402
 from tritium.kernels.triplet import (  # noqa: E402
     P_GENERAL, P_INF, P_ONE, P_TWO, _triplet_bwd_kernel, _triplet_finish_kernel, _triplet_fwd_kernel,
@@ -421,7 +423,6 @@ def test_triplet_forward_split_path(pcase, reduction, splits):
 # gradient bounds per dtype: relative to the element, plus fp32 compute noise relative to
 # the largest gradient element of the row
 GRAD_TOL = {torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1e-2}
-GRAD_ROW_TOL = 2e-6
 
 
 def triplet_grad_reference(a, p, n, grad_out, *, margin, pnorm, swap, reduction, eps=1e-6):
@@ -430,26 +431,6 @@ def triplet_grad_reference(a, p, n, grad_out, *, margin, pnorm, swap, reduction,
     loss = F.triplet_margin_loss(*leaves, margin=margin, p=pnorm, eps=eps, swap=swap, reduction=reduction)
     loss.backward(grad_out.double().reshape(loss.shape))
     return [t.grad for t in leaves]
-
-
-def check_grads(got, ref, dtype, names=("anchor", "positive", "negative")):
-    """Each gradient element within GRAD_TOL of its reference, plus GRAD_ROW_TOL of the
-    row's largest gradient element over all three inputs (the size of the terms that can
-    cancel into an element); where the reference overflows the dtype, the same inf."""
-    fi = torch.finfo(dtype)
-    rowmax = torch.stack([r.abs().amax(dim=1) if r.numel() else r.new_zeros(r.shape[0]) for r in ref]).amax(0)
-    for g, r, name in zip(got, ref, names):
-        g64 = g.double()
-        assert g.shape == r.shape
-        unwritten = torch.isnan(g64) & ~torch.isnan(r)
-        assert not unwritten.any(), f"grad {name}: not written at {unwritten.nonzero()[:8].tolist()}"
-        over = r.abs() > fi.max
-        assert (g64[over] == r[over].to(dtype).double()).all(), f"grad {name}: overflow not rounded to inf"
-        # + one subnormal step: fp16 gradients can be that small
-        bound = GRAD_TOL[dtype] * r.abs() + GRAD_ROW_TOL * rowmax[:, None] + fi.smallest_normal * fi.eps
-        bad = ((g64 - r).abs() > bound) & ~over
-        assert not bad.any(), (f"grad {name} at {bad.nonzero()[:8].tolist()}: got {g64[bad][:8].tolist()}, "
-                               f"ref {r[bad][:8].tolist()}")
 
 
 def _grad_out(reduction, N, dtype, seed):
@@ -465,7 +446,7 @@ def _backward_case(a, p, n, *, dtype, reduction, seed, splits=1, **kw):
     got = triplet_backward_launch(a, p, n, saved, g, reduction=reduction, splits=splits,
                                   **{k: v for k, v in kw.items() if k != "margin"})
     ref = triplet_grad_reference(a, p, n, g, reduction=reduction, **kw)
-    check_grads(got, ref, dtype)
+    check_grads(got, ref, dtype, GRAD_TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", list(DTYPES), ids=list(DTYPES))
@@ -514,7 +495,7 @@ def test_triplet_backward_split_and_strides(pcase, splits):
     grads = [b[:, :101] for b in bufs]
     triplet_backward_launch(a, p, n, saved, gout, reduction="none", splits=splits, grads=grads,
                             pnorm=kw["pnorm"], swap=True)
-    check_grads(grads, triplet_grad_reference(a, p, n, gout, reduction="none", **kw), dt)
+    check_grads(grads, triplet_grad_reference(a, p, n, gout, reduction="none", **kw), dt, GRAD_TOL[dt])
     for b in bufs:
         assert (b[:, 101:] == -7.0).all(), "wrote outside the gradient's view"
 
@@ -526,7 +507,7 @@ def test_triplet_backward_skips_unwanted_gradients():
     got = triplet_backward_launch(a, p, n, saved, g, pnorm=2.0, swap=False, reduction="mean", write=(0, 1, 0))
     assert torch.isnan(got[0]).all() and torch.isnan(got[2]).all()
     ref = triplet_grad_reference(a, p, n, g, margin=1.0, pnorm=2.0, swap=False, reduction="mean")
-    check_grads([got[1]], [ref[1]], torch.float32, names=("positive",))
+    check_grads([got[1]], [ref[1]], torch.float32, GRAD_TOL[torch.float32], names=("positive",))
 
 
 # --------------------------------------------------------------------------------------

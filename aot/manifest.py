@@ -135,6 +135,10 @@ KERNELS = (TRIPLET_FWD, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, MATMUL)
 # least two chunks. SPLIT_BLOCK_D is the wide row config's BLOCK_D (ROWS = 1), which every
 # (dtype, p, alignment) family ships.
 TRIPLET_SPLIT_MAX = 256
+# (ROWS, BLOCK_S) of the finish kernel: one program combines ROWS rows x BLOCK_S splits per
+# step, 2048 partials at a time; the runtime takes the narrowest BLOCK_S >= the splits, so
+# that with ~SPLIT_PROGRAMS partials in all the program loops at most a few times.
+TRIPLET_FINISH_CONFIGS = ((256, 8), (64, 32), (8, TRIPLET_SPLIT_MAX))
 TRIPLET_SPLIT_BLOCK_D = 2048
 TRIPLET_SPLIT_PROGRAMS = 1024
 CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TRIPLET_SPLIT_BLOCK_D,
@@ -193,7 +197,8 @@ def variants():
                     out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d), warps))
                     out.append(Variant(TRIPLET_BWD, dtype, aligned, (p_mode, rows, block_d), warps))
                 if not aligned:
-                    out.append(Variant(TRIPLET_FINISH, dtype, False, (p_mode, 4, TRIPLET_SPLIT_MAX), 4))
+                    for rows, block_s in TRIPLET_FINISH_CONFIGS:
+                        out.append(Variant(TRIPLET_FINISH, dtype, False, (p_mode, rows, block_s), 8))
         out.append(Variant(TRIPLET_REDUCE, dtype, False, (1024,), 4))
         for precision in ((0, 1) if dtype == "f32" else (0,)):
             for a_k1, b_n1, aligned in ((0, 0, False), (1, 1, False), (1, 1, True)):

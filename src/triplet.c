@@ -93,13 +93,23 @@ static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int aligned, i
     return best;
 }
 
-static int pick_one(int kernel, tritium_dtype dtype, int p_mode) {
+static int pick_reduce(tritium_dtype dtype) {
+    for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i)
+        if (tritium_variants[i].kernel == TRITIUM_K_TRIPLET_REDUCE && tritium_variants[i].dtype == dtype) return i;
+    return -1;
+}
+
+/* The finish variant with the narrowest BLOCK_S that holds `splits`. */
+static int pick_finish(tritium_dtype dtype, int p_mode, int64_t splits) {
+    int best = -1;
     for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i) {
         const tritium_variant *v = &tritium_variants[i];
-        if (v->kernel == kernel && v->dtype == dtype && (kernel == TRITIUM_K_TRIPLET_REDUCE || v->params[0] == p_mode))
-            return i;
+        int32_t block_s = v->params[TRITIUM_P_TRIPLET_FINISH_BLOCK_S];
+        if (v->kernel == TRITIUM_K_TRIPLET_FINISH && v->dtype == dtype && v->params[0] == p_mode && block_s >= splits &&
+            (best < 0 || block_s < tritium_variants[best].params[TRITIUM_P_TRIPLET_FINISH_BLOCK_S]))
+            best = i;
     }
-    return -1;
+    return best;
 }
 
 /* Checks shared by the forward and the backward: scalars, the three inputs (byte spans in
@@ -189,8 +199,8 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
     int64_t splits, chunk;
     plan_split(n, d, &splits, &chunk);
     int fwd = n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, aligned, d) : -1;
-    int fin = splits > 1 ? pick_one(TRITIUM_K_TRIPLET_FINISH, dtype, p_mode) : -1;
-    int red = reduce && splits == 1 ? pick_one(TRITIUM_K_TRIPLET_REDUCE, dtype, p_mode) : -1;
+    int fin = splits > 1 ? pick_finish(dtype, p_mode, splits) : -1;
+    int red = reduce && splits == 1 ? pick_reduce(dtype) : -1;
     if ((n > 0 && fwd < 0) || (splits > 1 && fin < 0) || (reduce && splits == 1 && red < 0))
         return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "this build has no triplet kernel for dtype %d, p %g",
                             (int)dtype, (double)p);

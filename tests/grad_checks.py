@@ -12,6 +12,8 @@ def check_grads(got, ref, dtype, tol, names=("anchor", "positive", "negative")):
     subnormal step (fp16 gradients can be that small). Every element must have been
     written (no NaN poison left); where the reference overflows the dtype, the same inf."""
     fi = torch.finfo(dtype)
+    got = [g.reshape(1, -1) if g.dim() == 1 else g for g in got]  # a 1-D input is one row
+    ref = [r.reshape(1, -1) if r.dim() == 1 else r for r in ref]
     rowmaxes = [r.abs().amax(dim=1) if r.numel() else r.new_zeros(r.shape[0]) for r in ref]
     if len({m.shape for m in rowmaxes}) == 1:  # rows line up (no broadcast input): share the row scale
         rowmaxes = [torch.stack(rowmaxes).amax(0)] * len(ref)

@@ -157,7 +157,6 @@ void tritium_call_end(tritium_call *call) {
         call->drv->CtxPopCurrent(&dummy);
         call->pushed = 0;
     }
-
 }
 
 /* ---- lazy loading ------------------------------------------------------------------ */

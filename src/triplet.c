@@ -10,6 +10,15 @@ static const char *const names[3] = {"anchor", "positive", "negative"};
 
 static int is_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
+/* The row stride a kernel gets for an array of n rows at ptr (a lone row's stride is never
+ * used: 0, which keeps it 16-divisible); clears *aligned unless the rows allow the
+ * 16-aligned variants. */
+static int64_t kernel_stride(int64_t n, int64_t stride, const void *ptr, int *aligned) {
+    int64_t st = n > 1 ? stride : 0;
+    *aligned = *aligned && st % 16 == 0 && is_aligned16(ptr);
+    return st;
+}
+
 /* floats per row of `saved` */
 static int64_t saved_width(float p) { return isinf(p) ? 8 : 4; }
 
@@ -136,8 +145,7 @@ static tritium_status check_inputs(tritium_dtype dtype, int64_t n, int64_t d, co
         if ((uintptr_t)inputs[i] % elem)
             return tritium_fail(TRITIUM_ERROR_MISALIGNED, "%s is not aligned to its %zu-byte elements", names[i], elem);
         if ((s = tritium_span_2d(names[i], inputs[i], n, d, strides[i], 1, elem, &lo[i], &hi[i]))) return s;
-        st[i] = n > 1 ? strides[i] : 0; /* a single row's stride is never used */
-        *aligned = *aligned && st[i] % 16 == 0 && is_aligned16(inputs[i]);
+        st[i] = kernel_stride(n, strides[i], inputs[i], aligned);
     }
     return TRITIUM_SUCCESS;
 }
@@ -295,8 +303,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
                                 name, (long long)gstrides[i], (long long)d);
         if ((s = tritium_span_2d(name, grads[i], grads[i] ? n : 0, d, gstrides[i], 1, elem, &lo[5 + i], &hi[5 + i])))
             return s;
-        gst[i] = n > 1 ? gstrides[i] : 0;
-        aligned = aligned && gst[i] % 16 == 0 && is_aligned16(grads[i]);
+        gst[i] = kernel_stride(n, gstrides[i], grads[i], &aligned);
     }
     for (int k = 5; k < 8; ++k)
         if ((s = check_disjoint(lo, hi, what, k))) return s;

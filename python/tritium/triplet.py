@@ -27,13 +27,13 @@ def _forward(a, pos, neg, margin, p, eps, swap, red, want_saved):
     device = a.device
     out = torch.empty(() if red != _NONE else (n,), dtype=a.dtype, device=device)
     saved = None
-    _size = ffi.new("size_t *")
+    size = ffi.new("size_t *")
     if want_saved:
-        check(lib.tritium_triplet_margin_loss_saved_size(n, p, _size), "triplet_margin_loss")
-        saved = torch.empty(_size[0] // 4, dtype=torch.float32, device=device)
-    check(lib.tritium_triplet_margin_loss_workspace_size(n, d, red, _size), "triplet_margin_loss")
+        check(lib.tritium_triplet_margin_loss_saved_size(n, p, size), "triplet_margin_loss")
+        saved = torch.empty(size[0] // 4, dtype=torch.float32, device=device)
+    check(lib.tritium_triplet_margin_loss_workspace_size(n, d, red, size), "triplet_margin_loss")
     with _torch.on_device(device):
-        ws, ws_bytes, _keep = _torch.workspace(_size[0], device)
+        ws, ws_bytes, _keep = _torch.workspace(size[0], device)
         check(lib.tritium_triplet_margin_loss(
             _torch.DTYPES[a.dtype], n, d, _torch.ptr(a), a.stride(0), _torch.ptr(pos), pos.stride(0),
             _torch.ptr(neg), neg.stride(0), margin, p, eps, swap, red, _torch.ptr(out),

@@ -104,7 +104,7 @@ def _grad_scale(d, cnt, norm_p, P_MODE: tl.constexpr):
     if P_MODE == 2:
         k = tl.where(d > 0.0, 1.0 / d, 0.0)
     elif P_MODE == 1:
-        k = tl.where(d == d, 1.0, 1.0)
+        k = tl.full(d.shape, 1.0, tl.float32)
     elif P_MODE == 3:
         k = tl.where(cnt > 0, 1.0 / cnt.to(tl.float32), 0.0)
     else:
@@ -124,7 +124,7 @@ def _finish_rows(r_ap, r_an, r_pn, c_ap, c_an, c_pn, row_ok, saved_ptr, rows,
         sel_an = tl.where(d_an < d_pn, 1.0, tl.where(d_an == d_pn, 0.5, 0.0))
     else:
         d_neg = d_an
-        sel_an = tl.where(d_an == d_an, 1.0, 1.0)
+        sel_an = tl.full(d_an.shape, 1.0, tl.float32)
     x = margin + d_ap - d_neg
     loss = tl.maximum(x, 0.0)
     if save != 0:
@@ -319,7 +319,7 @@ def _triplet_bwd_kernel(
         d_ap = tl.load(sv + 4, mask=row_ok, other=0.0)[:, None]
         d_an = tl.load(sv + 5, mask=row_ok, other=0.0)[:, None]
         d_pn = tl.load(sv + 6, mask=row_ok, other=0.0)[:, None]
-    else:
+    else:  # _dnorm reads the distance only for p = inf
         d_ap = k_ap
         d_an = k_an
         d_pn = k_pn

@@ -124,7 +124,7 @@ def generate(out, archs, variants, results):
            '.section .note.GNU-stack,"",@progbits', '.section .rodata']
     for vi, v in enumerate(variants):
         first = len(images)
-        for arch in archs:
+        for arch in (a for a in archs if v.for_arch(a)):
             meta, cubin, ptx = results[(vi, arch)]
             kinds = [("cubin", cubin)] + ([("ptx", ptx)] if ptx else [])
             for kind, path in kinds:
@@ -138,7 +138,7 @@ def generate(out, archs, variants, results):
                                "file": str(path.relative_to(out)), "target": meta["target"] if kind == "cubin"
                                else f"compute_{arch}", "name": meta["name"]})
         entries.append({"variant": v, "first": first, "count": len(images) - first,
-                        "name": results[(vi, archs[0])][0]["name"]})
+                        "name": images[first]["name"] if len(images) > first else ""})
 
     # manifest.json: one record per image, with its variant's description
     records = []
@@ -167,7 +167,10 @@ def generate(out, archs, variants, results):
         h.append(f"#define TRITIUM_K_{k.name.upper()} {i}")
         for j, p in enumerate(k.params):
             h.append(f"#define TRITIUM_P_{k.name.upper()}_{p} {j}")
+    tuning = tuning_entries(archs, variants)
     h += [f"#define TRITIUM_K_COUNT {len(manifest.KERNELS)}",
+          f"#define TRITIUM_MATMUL_TUNING_COUNT {max(1, len(tuning))}",
+          f"#define TRITIUM_MATMUL_TUNING_USED {len(tuning)}",
           f"#define TRITIUM_MAX_PARAMS {max(len(k.params) for k in manifest.KERNELS)}",
           f"#define TRITIUM_VARIANT_COUNT {len(entries)}",
           f"#define TRITIUM_IMAGE_COUNT {len(images)}",
@@ -190,14 +193,68 @@ def generate(out, archs, variants, results):
         v = e["variant"]
         params = ", ".join(str(int(x)) for x in v.params) or "0"
         c.append(f"  {{{kid[v.kernel.name]}, {manifest.DTYPE_IDS[v.dtype]}, {int(v.aligned)}, "
-                 f"{{{params}}}, {v.num_warps}, {e['first']}, {e['count']}, \"{e['name']}\"}}, "
+                 f"{{{params}}}, {v.num_warps}, {v.num_stages}, {e['first']}, {e['count']}, \"{e['name']}\"}}, "
                  f"/* {v.ident} */")
     c += ["};", "", "const char *const tritium_kernel_names[TRITIUM_K_COUNT] = {"]
     c += [f'  "{k.name}",' for k in manifest.KERNELS]
     c += ["};", ""]
+    # variants are grouped by kernel: each kernel's [first, first + count)
+    firsts = [next((i for i, e in enumerate(entries) if e["variant"].kernel.name == k.name), 0)
+              for k in manifest.KERNELS]
+    counts = [sum(1 for e in entries if e["variant"].kernel.name == k.name) for k in manifest.KERNELS]
+    c += ["const uint16_t tritium_kernel_first[TRITIUM_K_COUNT] = {" + ", ".join(map(str, firsts)) + "};",
+          "const uint16_t tritium_kernel_count[TRITIUM_K_COUNT] = {" + ", ".join(map(str, counts)) + "};", ""]
+    c += ["const tritium_matmul_tuning tritium_matmul_tunings[TRITIUM_MATMUL_TUNING_COUNT] = {"]
+    for t in tuning:
+        c.append("  {%d, %d, %d, %d, %d, %d, %d, %d, %d, {%d, %d, %d}}," % (
+            t["arch"], t["dtype"], t["precision"], t["packed"], t["aligned"], t["m"], t["n"], t["k"], t["split"],
+            *t["variants"]))
+    if not tuning:
+        c.append("  {0}")
+    c += ["};", ""]
     (out / "tritium_kernels.c").write_text("\n".join(c))
     (out / "tritium_images.S").write_text("\n".join(asm) + "\n")
     return records
+
+
+PRECISIONS = {"highest": 0, "high": 1}
+TUNING_DIR = Path(__file__).resolve().parent / "tuning"
+
+
+def tuning_entries(archs, variants):
+    """The matmul tuning tables (aot/tuning/sm_<arch>.json) of the built archs, each entry
+    resolved to variant indices, one per layout class (manifest.MATMUL_LAYOUTS: general,
+    unit strides, unit strides and aligned; of A, B and C for the direct kernel, of C for
+    the packed one)."""
+    out = []
+    for path in sorted(TUNING_DIR.glob("sm_*.json")):
+        table = json.loads(path.read_text())
+        arch = int(table["arch"])
+        if arch not in archs:
+            continue
+        for i, e in enumerate(table["entries"]):
+            cfg = tuple(e["config"])  # (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages)
+            dtype = e["dtype"]
+            prec = PRECISIONS[e["precision"]] if dtype == "f32" else 0
+
+            def find(kernel, aligned, lead):
+                for vi, v in enumerate(variants):
+                    if (v.kernel is kernel and v.dtype == dtype and v.aligned == aligned and v.for_arch(arch)
+                            and tuple(v.params[:len(lead)]) == lead and tuple(v.params[len(lead):]) == cfg[:4]
+                            and (v.num_warps, v.num_stages) == cfg[4:]):
+                        return vi
+                raise SystemExit(f"aot/build.py: {path.name} entry {i}: no {kernel.name} variant for {dtype} "
+                                 f"config {cfg} on sm_{arch}: the table names a config the manifest does not build")
+            if e["path"] == "packed":
+                lead = (1, int(prec == 0)) if dtype == "f32" else (0, 0)
+                vs = tuple(find(manifest.MATMUL_PACKED, al, lead + (unit,)) for unit, al in manifest.MATMUL_LAYOUTS)
+            else:
+                vs = tuple(find(manifest.MATMUL, al, (prec, unit, unit, unit)) for unit, al in manifest.MATMUL_LAYOUTS)
+            out.append({"arch": arch, "dtype": manifest.DTYPE_IDS[dtype], "precision": prec,
+                        "packed": int(e["path"] == "packed"), "aligned": int(bool(e["aligned"])),
+                        "m": int(e["m"]), "n": int(e["n"]), "k": int(e["k"]), "split": int(e["split"]),
+                        "variants": vs})
+    return out
 
 
 def print_table(records, archs):
@@ -241,16 +298,16 @@ def main(argv=None):
     cache.mkdir(parents=True, exist_ok=True)
     variants = manifest.variants()
     ptx_archs = manifest.ptx_archs(archs)
-    jobs = [(v, a, cache_key(v, a, triton.__version__), str(cache), a in ptx_archs) for v in variants for a in archs]
-    todo = sum(1 for j in jobs if not (cache / j[2] / "meta.json").exists())
+    jobs = [(vi, (v, a, cache_key(v, a, triton.__version__), str(cache), a in ptx_archs))
+            for vi, v in enumerate(variants) for a in archs if v.for_arch(a)]
+    todo = sum(1 for _, j in jobs if not (cache / j[2] / "meta.json").exists())
     t0 = time.time()
     print(f"aot: {len(variants)} variants x {len(archs)} archs = {len(jobs)} images, {todo} to compile, "
           f"{args.jobs} jobs", flush=True)
     results = {}
     done = 0
     with cf.ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-        futs = {ex.submit(_compile_one, j): (vi, j) for vi, j in
-                ((i // len(archs), j) for i, j in enumerate(jobs))}
+        futs = {ex.submit(_compile_one, j): (vi, j) for vi, j in jobs}
         for fut in cf.as_completed(futs):
             vi, (v, arch, key, _, want_ptx) = futs[fut]
             meta = fut.result()

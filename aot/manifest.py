@@ -40,6 +40,7 @@ class Kernel:
     args: tuple               # (arg name, type) in order; "T" is the variant's dtype
     params: tuple             # constexpr params, in the order the C table stores them
     aligned_args: tuple = ()  # args promised divisible by 16 in aligned variants
+    always_aligned: tuple = ()  # args promised divisible by 16 in every variant
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,11 @@ class Variant:
     params: tuple             # values, in kernel.params order
     num_warps: int
     num_stages: int = 1
+    archs: tuple = ()         # the archs it is compiled for; () = every arch of the build
     tag: str = field(default="", compare=False)
+
+    def for_arch(self, arch):
+        return not self.archs or arch in self.archs
 
     @property
     def ident(self):
@@ -69,10 +74,9 @@ class Variant:
         return dict(zip(self.kernel.params, self.params))
 
     def attrs(self):
-        if not self.aligned:
-            return {}
         names = [n for n, _ in self.kernel.args]
-        return {(names.index(a),): [["tt.divisibility", 16]] for a in self.kernel.aligned_args}
+        args = self.kernel.always_aligned + (self.kernel.aligned_args if self.aligned else ())
+        return {(names.index(a),): [["tt.divisibility", 16]] for a in args}
 
 
 TRIPLET_FWD = Kernel(
@@ -117,15 +121,48 @@ TRIPLET_REDUCE = Kernel(
 
 MATMUL = Kernel(
     name="matmul", module="tritium.kernels.matmul", function="_matmul_kernel",
-    args=(("a_ptr", "*T"), ("b_ptr", "*T"), ("c_ptr", "*T"),
-          ("M", "i32"), ("N", "i32"), ("K", "i32"),
+    args=(("a_ptr", "*T"), ("b_ptr", "*T"), ("c_ptr", "*T"), ("partial_ptr", "*fp32"),
+          ("M", "i32"), ("N", "i32"), ("K", "i32"), ("k_chunk", "i32"), ("split", "i32"),
           ("stride_am", "i64"), ("stride_ak", "i64"), ("stride_bk", "i64"),
           ("stride_bn", "i64"), ("stride_cm", "i64"), ("stride_cn", "i64")),
-    params=("PRECISION", "A_K1", "B_N1", "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"),
-    aligned_args=("a_ptr", "b_ptr", "c_ptr", "M", "N", "K", "stride_am", "stride_bk", "stride_cm"),
+    params=("PRECISION", "A_K1", "B_N1", "C_N1", "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"),
+    # N too: B's columns wrap with % N, and keep their contiguity (vector loads) only when
+    # the compiler knows N is a multiple of 16. M is not promised: A is read along K, and
+    # skinny M (1, a few rows) must stay on the aligned variants
+    aligned_args=("a_ptr", "b_ptr", "c_ptr", "partial_ptr", "N", "K", "k_chunk", "stride_am", "stride_bk",
+                  "stride_cm"),
 )
 
-KERNELS = (TRIPLET_FWD, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, MATMUL)
+MATMUL_PACK = Kernel(
+    name="matmul_pack", module="tritium.kernels.matmul", function="_matmul_pack_kernel",
+    args=(("src_ptr", "*T"), ("dst_ptr", "*T"), ("R", "i32"), ("C", "i32"), ("CP", "i32"),
+          ("stride_r", "i64"), ("stride_c", "i64"), ("ld", "i64")),
+    params=("MODE", "SRC", "BLOCK_R", "BLOCK_C"),
+    always_aligned=("dst_ptr", "CP", "ld"),  # the workspace side
+)
+
+# the packed operands always have aligned rows (KP_ALIGN elements) in a 256-byte aligned
+# workspace; `aligned` variants also promise an aligned C (pointer, row stride, N), whose
+# store is then vectorized
+MATMUL_PACKED = Kernel(
+    name="matmul_packed", module="tritium.kernels.matmul", function="_matmul_packed_kernel",
+    args=(("a_ptr", "*T"), ("b_ptr", "*T"), ("c_ptr", "*T"), ("partial_ptr", "*fp32"),
+          ("M", "i32"), ("N", "i32"), ("KP", "i32"), ("k_chunk", "i32"), ("split", "i32"),
+          ("lda", "i64"), ("ldb", "i64"), ("stride_cm", "i64"), ("stride_cn", "i64")),
+    params=("TF32", "PROMOTE", "C_N1", "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"),
+    always_aligned=("a_ptr", "b_ptr", "partial_ptr", "KP", "k_chunk", "lda", "ldb"),
+    aligned_args=("c_ptr", "stride_cm", "N"),
+)
+
+MATMUL_REDUCE = Kernel(
+    name="matmul_reduce", module="tritium.kernels.matmul", function="_matmul_reduce_kernel",
+    args=(("partial_ptr", "*fp32"), ("c_ptr", "*T"), ("M", "i32"), ("N", "i32"), ("split", "i32"),
+          ("stride_cm", "i64"), ("stride_cn", "i64")),
+    params=("BLOCK_M", "BLOCK_N"),
+)
+
+KERNELS = (TRIPLET_FWD, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, MATMUL, MATMUL_PACK, MATMUL_PACKED,
+           MATMUL_REDUCE)
 
 
 # The split path of the triplet forward/backward (few long rows): each row's D is cut into
@@ -142,7 +179,7 @@ TRIPLET_FINISH_CONFIGS = ((256, 8), (64, 32), (8, TRIPLET_SPLIT_MAX))
 TRIPLET_SPLIT_BLOCK_D = 2048
 TRIPLET_SPLIT_PROGRAMS = 1024
 CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TRIPLET_SPLIT_BLOCK_D,
-             "TRIPLET_SPLIT_PROGRAMS": TRIPLET_SPLIT_PROGRAMS}
+             "TRIPLET_SPLIT_PROGRAMS": TRIPLET_SPLIT_PROGRAMS}  # matmul's are added below
 
 
 def triplet_row_configs(p_mode, aligned):
@@ -175,17 +212,64 @@ def triplet_row_configs(p_mode, aligned):
     return ((1, 2048, 8), (16, 128, 8))
 
 
-def matmul_tile_configs(dtype, precision):
-    """(BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages).
+# Matmul tile configs: (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages, archs).
+# Shared memory per block is (BLOCK_M + BLOCK_N) * BLOCK_K * bytes * stages; configs over
+# the ~99 KB that sm_86/sm_89/sm_120 give a block are built for sm_90 only (227 KB). Which
+# config a call gets is the tuning table's choice (aot/tuning/sm_<arch>.json, written by
+# `python -m tritium tune`); a config missing from a device's build is never chosen.
+HOPPER = (90,)
+KP_ALIGN = 64          # packed rows are padded with zeros to a multiple of this many elements
+MATMUL_DIRECT_CONFIGS = {
+    # fp32 'highest' (FMA products): a large tile, a skinny-M and a mid tile
+    ("f32", 0): ((128, 128, 16, 8, 8, 3, ()), (16, 128, 32, 8, 4, 4, ()), (64, 128, 32, 8, 4, 4, ()),
+                 (64, 256, 32, 8, 8, 3, HOPPER)),
+    # fp32 'high' (TF32, operands rounded in the loop): for shapes that do not pay for packing
+    ("f32", 1): ((128, 128, 32, 8, 8, 3, ()), (16, 128, 32, 8, 4, 4, ()), (64, 128, 32, 8, 4, 4, ())),
+    # fp16/bf16: the Hopper tile that reaches cuBLAS at 4096^3-8192^3, a 96 KB one, skinny
+    ("16", 0): ((128, 256, 64, 8, 8, 4, HOPPER), (128, 128, 64, 8, 8, 3, ()), (16, 128, 64, 8, 4, 4, ()),
+                (64, 128, 64, 8, 4, 4, ()), (128, 64, 64, 8, 4, 4, ()), (64, 64, 128, 8, 4, 4, ())),
+}
+MATMUL_PACKED_CONFIGS = {
+    # (TF32, PROMOTE) per family
+    ("f32", 1): ((128, 256, 32, 8, 8, 3, HOPPER), (128, 128, 32, 8, 8, 3, ())),
+    # 'highest' adds each K step's product to the total in fp32 (PROMOTE): BLOCK_K = 64
+    # halves the waits for the tensor cores that this costs
+    ("f32", 0): ((128, 128, 32, 8, 8, 3, ()), (64, 256, 32, 8, 8, 3, HOPPER), (128, 128, 64, 8, 8, 3, HOPPER)),
+    ("16", 0): ((128, 256, 64, 8, 8, 3, HOPPER), (256, 128, 64, 8, 8, 3, HOPPER), (128, 128, 64, 8, 8, 3, ())),
+}
+# pack tiles by source layout (SRC: 0 general, 1 rows contiguous, 2 columns contiguous): a
+# row-major source is read along its rows, a transposed one through a 64 x 64 tile that
+# the compiler transposes in shared memory
+MATMUL_PACK_TILES = {0: (16, 256), 1: (64, 64), 2: (16, 256)}
+MATMUL_REDUCE_TILE = (32, 128)
+MATMUL_LAYOUTS = ((0, False), (1, False), (1, True))  # (unit strides, aligned) = layout class 0, 1, 2
+CONSTANTS.update({"MATMUL_KP_ALIGN": KP_ALIGN})
 
-    Shared memory is (BM + BN) * BK * bytes * stages and must stay under the 4090's
-    99 KB per block: fp32 tensor-core tiles 128x128x32 x 3 stages = 96 KB.
-    """
-    if dtype == "f32" and precision == 0:
-        return ((128, 128, 16, 8, 8, 3),)   # FMA path: smaller K step, 48 KB
-    if dtype == "f32":
-        return ((128, 128, 32, 8, 8, 3),)   # TF32: 96 KB
-    return ((128, 128, 64, 8, 8, 3),)       # fp16/bf16: 96 KB
+
+def _family(dtype):
+    return "f32" if dtype == "f32" else "16"
+
+
+def matmul_variants():
+    out = []
+    for dtype in DTYPES:
+        fam = _family(dtype)
+        for precision in ((0, 1) if dtype == "f32" else (0,)):
+            # layout classes: general strides; unit strides (A, B and C row-major); unit and aligned
+            for unit, aligned in MATMUL_LAYOUTS:
+                for bm, bn, bk, gm, warps, stages, archs in MATMUL_DIRECT_CONFIGS[(fam, precision)]:
+                    out.append(Variant(MATMUL, dtype, aligned, (precision, unit, unit, unit, bm, bn, bk, gm), warps,
+                                       stages, archs))
+            for unit, aligned in MATMUL_LAYOUTS:  # C's layout class
+                for bm, bn, bk, gm, warps, stages, archs in MATMUL_PACKED_CONFIGS[(fam, precision)]:
+                    tf32, promote = (1, int(precision == 0)) if dtype == "f32" else (0, 0)
+                    out.append(Variant(MATMUL_PACKED, dtype, aligned, (tf32, promote, unit, bm, bn, bk, gm), warps,
+                                       stages, archs))
+        for mode in ((1, 2, 3) if dtype == "f32" else (0,)):
+            for src, (br, bc) in MATMUL_PACK_TILES.items():
+                out.append(Variant(MATMUL_PACK, dtype, True, (mode, src, br, bc), 4))
+        out.append(Variant(MATMUL_REDUCE, dtype, False, MATMUL_REDUCE_TILE, 4))
+    return out
 
 
 def variants():
@@ -200,9 +284,7 @@ def variants():
                     for rows, block_s in TRIPLET_FINISH_CONFIGS:
                         out.append(Variant(TRIPLET_FINISH, dtype, False, (p_mode, rows, block_s), 8))
         out.append(Variant(TRIPLET_REDUCE, dtype, False, (1024,), 4))
-        for precision in ((0, 1) if dtype == "f32" else (0,)):
-            for a_k1, b_n1, aligned in ((0, 0, False), (1, 1, False), (1, 1, True)):
-                for bm, bn, bk, gm, warps, stages in matmul_tile_configs(dtype, precision):
-                    out.append(Variant(MATMUL, dtype, aligned,
-                                       (precision, a_k1, b_n1, bm, bn, bk, gm), warps, stages))
-    return out
+    out += matmul_variants()
+    # grouped by kernel, so that the runtime searches one kernel's range
+    order = {k.name: i for i, k in enumerate(KERNELS)}
+    return sorted(out, key=lambda v: order[v.kernel.name])

@@ -212,11 +212,24 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
  * ==================================================================================== */
 
 /*! tritium_matmul_workspace_size() : bytes of workspace the fastest path for this problem
- *  can use (0 if it needs none). A smaller workspace is never an error: the call then
- *  takes a path that needs less. */
+ *  can use on any device (0 if it needs none): room to pack both operands into aligned
+ *  K-major tiles (TF32-rounded, or split in three for 3xTF32 at 'highest'), and fp32
+ *  partial products where K is cut into ranges. A smaller workspace is never an error: the
+ *  call then takes a path that needs less, down to one that needs none. The workspace
+ *  must be 256-byte aligned (cudaMalloc's and PyTorch's allocations are) and must not
+ *  overlap a, b or c. */
 TRITIUM_API tritium_status tritium_matmul_workspace_size(
     tritium_dtype dtype, tritium_precision precision, int64_t m, int64_t n, int64_t k,
     size_t *bytes);
+
+/*! tritium_matmul_force_config() : for tuning tools (`python -m tritium tune`) only.
+ *  Until called again with path 0, this thread's matmul calls (and workspace queries) use
+ *  one shipped config instead of the tuning table's choice: path 1 = direct, 2 = packed;
+ *  config = {block_m, block_n, block_k, group_m, num_warps, num_stages} as the build's
+ *  manifest.json lists them; split >= 1 cuts K into that many ranges. A call whose config
+ *  is not shipped for its device, dtype and layout then fails with NOT_SUPPORTED, one with
+ *  too small a workspace with WORKSPACE_TOO_SMALL. */
+TRITIUM_API tritium_status tritium_matmul_force_config(int path, const int32_t *config, int32_t split);
 
 /*! tritium_matmul() : C = A @ B.
  *  @return SUCCESS, an argument error (1xx), a driver error (2xx), NO_KERNEL_IMAGE,

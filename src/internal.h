@@ -79,6 +79,8 @@ void tritium_call_end(tritium_call *call);
 /* Index into tritium_images of the image `variant` would use on a device of this arch and
  * shared-memory limit, honouring TRITIUM_FORCE_PTX / TRITIUM_FORCE_ARCH; -1 if none. */
 int tritium_select_image(int variant, int arch, int max_shared);
+/* TRITIUM_FORCE_ARCH's arch, or 0. */
+int tritium_forced_arch(void);
 
 /* Launches `variant` on a grid_x x grid_y grid with the kernel's arguments in `args` (the
  * two trailing scratch pointers Triton adds are appended here). Loads the image on first use. */

@@ -31,6 +31,11 @@ static void env_read(void) {
 
 /* ---- image choice ------------------------------------------------------------------ */
 
+int tritium_forced_arch(void) {
+    pthread_once(&env_once, env_read);
+    return force_arch;
+}
+
 int tritium_select_image(int variant, int arch, int max_shared) {
     pthread_once(&env_once, env_read);
     const tritium_variant *v = &tritium_variants[variant];

@@ -1,33 +1,230 @@
-/* tritium_matmul: checks, variant choice, launch.
- * Kernel: python/tritium/kernels/matmul.py (_matmul_kernel). */
+/* tritium_matmul: checks, the choice of path and config (tuning table), launches.
+ * Kernels: python/tritium/kernels/matmul.py (_matmul_kernel, _matmul_pack_kernel,
+ * _matmul_packed_kernel, _matmul_reduce_kernel); the paths are described there. */
+#include <math.h>
+
 #include "internal.h"
 
-TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tritium_precision precision,
-                                                         int64_t m, int64_t n, int64_t k, size_t *bytes) {
-    tritium_clear_error();
-    if (!bytes) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "bytes is NULL");
+/* pack modes of _matmul_pack_kernel */
+enum { PACK_COPY = 0, PACK_TF32 = 1, PACK_3X_A = 2, PACK_3X_B = 3 };
+
+/* one problem, strides normalized (those of extent-1 dims are never used) */
+typedef struct mm_problem {
+    tritium_dtype dtype;
+    int prec;                      /* 0 highest, 1 high; 0 for fp16/bf16 */
+    int64_t m, n, k;
+    int64_t sam, sak, sbk, sbn, scm, scn;
+    int layout;                    /* 0 general strides, 1 unit strides, 2 unit + 16-byte aligned */
+    int c_layout;                  /* C alone (the packed kernel's): the same classes */
+} mm_problem;
+
+/* what a call runs */
+typedef struct mm_plan {
+    int variant;                   /* _matmul_kernel or _matmul_packed_kernel variant */
+    int packed, split;
+    int64_t kp, chunk;             /* packed row length; K range per split (elements) */
+    size_t b_offset, part_offset, bytes;  /* workspace layout and size */
+} mm_plan;
+
+/* the config a tuning tool forces on this thread (path 0: none) */
+static _Thread_local struct { int path; int32_t cfg[6]; int32_t split; } forced;
+
+static size_t round256(size_t x) { return (x + 255) / 256 * 256; }
+
+/* Fills the plan's sizes for variant v (path and split as asked; split clamped to K). */
+static void plan_sizes(const mm_problem *p, int v, int packed, int split, mm_plan *pl) {
+    const tritium_variant *var = &tritium_variants[v];
+    size_t elem = tritium_dtype_size(p->dtype);
+    int64_t bk = packed ? var->params[TRITIUM_P_MATMUL_PACKED_BLOCK_K] : var->params[TRITIUM_P_MATMUL_BLOCK_K];
+    int64_t kk = p->k;
+    pl->variant = v;
+    pl->packed = packed;
+    pl->kp = 0;
+    if (packed) {
+        const int64_t al = TRITIUM_MATMUL_KP_ALIGN;
+        int64_t kx = p->dtype == TRITIUM_FLOAT32 && p->prec == 0 ? 3 * p->k : p->k; /* 3xTF32 triples K */
+        pl->kp = kk = (kx + al - 1) / al * al;
+    }
+    int64_t blocks = (kk + bk - 1) / bk, s = split < 1 ? 1 : split;
+    if (s > blocks) s = blocks > 0 ? blocks : 1;
+    pl->chunk = ((blocks + s - 1) / s) * bk;
+    pl->split = (int)(pl->chunk > 0 ? (kk + pl->chunk - 1) / pl->chunk : 1);
+    if (pl->split < 1) pl->split = 1;
+    size_t off = 0;
+    if (packed) {
+        pl->b_offset = round256((size_t)(p->m * pl->kp) * elem);
+        off = pl->b_offset + round256((size_t)(p->n * pl->kp) * elem);
+    }
+    pl->part_offset = off;
+    pl->bytes = off + (pl->split > 1 ? (size_t)pl->split * (size_t)(p->m * p->n) * sizeof(float) : 0);
+}
+
+/* The variant of `kernel` for this dtype whose params are lead[] then cfg's tile
+ * (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M) and whose warps/stages are cfg[4], cfg[5]; for the
+ * direct kernel also of the layout's alignment. -1 if the build has none. */
+static int find_variant(int kernel, const mm_problem *p, int layout, const int32_t *lead, int nlead,
+                        const int32_t cfg[6]) {
+    int first = tritium_kernel_first[kernel], end = first + tritium_kernel_count[kernel];
+    for (int i = first; i < end; ++i) {
+        const tritium_variant *v = &tritium_variants[i];
+        if (v->dtype != p->dtype) continue;
+        if (v->aligned != (layout == 2)) continue;
+        int ok = 1;
+        for (int j = 0; j < nlead && ok; ++j) ok = v->params[j] == lead[j];
+        for (int j = 0; j < 4 && ok; ++j) ok = v->params[nlead + j] == cfg[j];
+        if (ok && v->num_warps == cfg[4] && v->num_stages == cfg[5]) return i;
+    }
+    return -1;
+}
+
+static int find_simple(int kernel, tritium_dtype dtype, int32_t p0, int32_t p1) {
+    int first = tritium_kernel_first[kernel], end = first + tritium_kernel_count[kernel];
+    for (int i = first; i < end; ++i) {
+        const tritium_variant *v = &tritium_variants[i];
+        if (v->dtype == dtype && (p0 < 0 || v->params[0] == p0) && (p1 < 0 || v->params[1] == p1)) return i;
+    }
+    return -1;
+}
+
+static int pack_mode(const mm_problem *p, int is_b) {
+    if (p->dtype != TRITIUM_FLOAT32) return PACK_COPY;
+    return p->prec == 1 ? PACK_TF32 : is_b ? PACK_3X_B : PACK_3X_A;
+}
+
+/* The variants besides the main one that a plan launches are shipped for the call's device. */
+static int usable(const tritium_call *call, const mm_problem *p, int v, int packed, int split) {
+    if (!call) return 1;
+    if (tritium_select_image(v, call->arch, call->max_shared) < 0) return 0;
+    if (split > 1) {
+        int r = find_simple(TRITIUM_K_MATMUL_REDUCE, p->dtype, -1, -1);
+        if (r < 0 || tritium_select_image(r, call->arch, call->max_shared) < 0) return 0;
+    }
+    if (packed)
+        for (int side = 0; side < 2; ++side)
+            for (int src = 0; src < 3; ++src) {
+                int pv = find_simple(TRITIUM_K_MATMUL_PACK, p->dtype, pack_mode(p, side), src);
+                if (pv < 0 || tritium_select_image(pv, call->arch, call->max_shared) < 0) return 0;
+            }
+    return 1;
+}
+
+/* The tuning table of an arch: its own where one was measured or derived, else the newest
+ * portable one below it (the sm_90a-only configs of an sm_90 table run nowhere else). */
+static int table_arch(int arch) {
+    int best = 0;
+    for (int i = 0; i < TRITIUM_MATMUL_TUNING_USED; ++i) {
+        int a = tritium_matmul_tunings[i].arch;
+        if (a == arch) return a;
+        if (a < 90 && a <= arch && a > best) best = a;
+    }
+    return best;
+}
+
+/* The plan for problem p: the forced config, else the nearest usable tuning-table entry
+ * (log-distance in m, n, k; alignment as a tie-breaker), else the first usable direct
+ * config. call == NULL: any device, unlimited workspace. Returns 0 if nothing fits. */
+static int choose(const tritium_call *call, const mm_problem *p, int arch, size_t ws_bytes, mm_plan *out) {
+    if (forced.path) {
+        int packed = forced.path == 2, unit = p->layout > 0, c_unit = p->c_layout > 0;
+        int32_t lead[4] = {p->prec, unit, unit, unit};
+        int32_t plead[3] = {p->dtype == TRITIUM_FLOAT32, p->dtype == TRITIUM_FLOAT32 && p->prec == 0, c_unit};
+        int v = packed ? find_variant(TRITIUM_K_MATMUL_PACKED, p, p->c_layout, plead, 3, forced.cfg)
+                       : find_variant(TRITIUM_K_MATMUL, p, p->layout, lead, 4, forced.cfg);
+        if (v < 0 || !usable(call, p, v, packed, forced.split)) return 0;
+        plan_sizes(p, v, packed, forced.split, out);
+        return 1;
+    }
+    double best_d = INFINITY;
+    int found = 0;
+    int t_arch = table_arch(arch);
+    for (int i = 0; i < TRITIUM_MATMUL_TUNING_USED; ++i) {
+        const tritium_matmul_tuning *t = &tritium_matmul_tunings[i];
+        if (t->arch != t_arch || t->dtype != p->dtype || t->precision != p->prec) continue;
+        if (t->packed && p->k == 0) continue;
+        int v = t->variant[t->packed ? p->c_layout : p->layout];
+        if (v < 0 || !usable(call, p, v, t->packed, t->split)) continue;
+        mm_plan pl;
+        plan_sizes(p, v, t->packed, t->split, &pl);
+        if (pl.bytes > ws_bytes) continue;
+        double d = fabs(log((double)p->m / t->m)) + fabs(log((double)p->n / t->n)) +
+                   fabs(log((double)(p->k > 0 ? p->k : 1) / t->k)) + 0.25 * (t->aligned != (p->layout == 2));
+        if (d < best_d) { best_d = d; *out = pl; found = 1; }
+    }
+    if (found) return 1;
+    for (int layout = p->layout; layout >= 0; --layout) { /* no table entry fits: a direct config */
+        int first = tritium_kernel_first[TRITIUM_K_MATMUL], end = first + tritium_kernel_count[TRITIUM_K_MATMUL];
+        for (int i = first; i < end; ++i) {
+            const tritium_variant *v = &tritium_variants[i];
+            if (v->dtype != p->dtype || v->params[TRITIUM_P_MATMUL_PRECISION] != p->prec || v->aligned != (layout == 2) ||
+                v->params[TRITIUM_P_MATMUL_A_K1] != (layout > 0) || !usable(call, p, i, 0, 1))
+                continue;
+            plan_sizes(p, i, 0, 1, out);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static tritium_status check_shape(tritium_dtype dtype, tritium_precision precision, int64_t m, int64_t n, int64_t k) {
     if (!tritium_dtype_size(dtype)) return tritium_fail(TRITIUM_ERROR_INVALID_ENUM, "dtype: unknown value %d", (int)dtype);
     if (precision != TRITIUM_PRECISION_HIGHEST && precision != TRITIUM_PRECISION_HIGH)
         return tritium_fail(TRITIUM_ERROR_INVALID_ENUM, "precision: unknown value %d", (int)precision);
     if (m < 0 || n < 0 || k < 0)
         return tritium_fail(TRITIUM_ERROR_INVALID_SIZE, "m, n and k must be >= 0 (got %lld, %lld, %lld)",
                             (long long)m, (long long)n, (long long)k);
-    if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX)
-        return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "m, n and k must be < 2^31 (got %lld, %lld, %lld)",
+    if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX / 3)
+        return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "m and n must be < 2^31 and k < 2^31 / 3 (got %lld, %lld, %lld)",
                             (long long)m, (long long)n, (long long)k);
-    *bytes = 0; /* every path of this build works in place */
     return TRITIUM_SUCCESS;
 }
 
-static int pick(tritium_dtype dtype, int precision, int a_k1, int b_n1, int aligned) {
-    for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i) {
-        const tritium_variant *v = &tritium_variants[i];
-        if (v->kernel == TRITIUM_K_MATMUL && v->dtype == dtype && v->aligned == aligned &&
-            v->params[TRITIUM_P_MATMUL_PRECISION] == precision && v->params[TRITIUM_P_MATMUL_A_K1] == a_k1 &&
-            v->params[TRITIUM_P_MATMUL_B_N1] == b_n1)
-            return i;
-    }
-    return -1;
+TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tritium_precision precision,
+                                                         int64_t m, int64_t n, int64_t k, size_t *bytes) {
+    tritium_clear_error();
+    if (!bytes) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "bytes is NULL");
+    tritium_status s = check_shape(dtype, precision, m, n, k);
+    if (s != TRITIUM_SUCCESS) return s;
+    *bytes = 0;
+    if (m == 0 || n == 0) return TRITIUM_SUCCESS;
+    /* the most that any device's table, and any layout, asks of this shape */
+    mm_problem p = {dtype, dtype == TRITIUM_FLOAT32 ? (int)precision : 0, m, n, k, 0, 0, 0, 0, 0, 0, 0, 0};
+    int archs[TRITIUM_MATMUL_TUNING_COUNT + 1], na = 0;
+    archs[na++] = 0;
+    for (int i = 0; i < TRITIUM_MATMUL_TUNING_USED; ++i) archs[na++] = tritium_matmul_tunings[i].arch;
+    for (int i = 0; i < na; ++i)
+        for (p.layout = 0; p.layout < 3; p.layout += 2) {
+            p.c_layout = p.layout;
+            mm_plan pl;
+            if (choose(NULL, &p, archs[i], SIZE_MAX, &pl) && pl.bytes > *bytes) *bytes = pl.bytes;
+        }
+    return TRITIUM_SUCCESS;
+}
+
+TRITIUM_API tritium_status tritium_matmul_force_config(int path, const int32_t *config, int32_t split) {
+    tritium_clear_error();
+    if (path < 0 || path > 2) return tritium_fail(TRITIUM_ERROR_INVALID_ENUM, "path: unknown value %d", path);
+    if (path && !config) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "config is NULL");
+    if (path && split < 1) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "split must be >= 1 (got %d)", (int)split);
+    forced.path = path;
+    for (int i = 0; i < 6; ++i) forced.cfg[i] = path ? config[i] : 0;
+    forced.split = path ? split : 1;
+    return TRITIUM_SUCCESS;
+}
+
+static tritium_status pack(const tritium_call *call, const mm_problem *p, int is_b, const void *src, void *dst,
+                           int64_t kp) {
+    /* A: m x k rows (stride_am, stride_ak); B: n x k rows (stride_bn, stride_bk) */
+    int64_t rows = is_b ? p->n : p->m, sr = is_b ? p->sbn : p->sam, sc = is_b ? p->sbk : p->sak;
+    int src_layout = sr == 1 && rows > 1 ? 1 : sc == 1 ? 2 : 0; /* rows / columns contiguous */
+    int v = find_simple(TRITIUM_K_MATMUL_PACK, p->dtype, pack_mode(p, is_b), src_layout);
+    const tritium_variant *var = &tritium_variants[v];
+    int64_t br = var->params[TRITIUM_P_MATMUL_PACK_BLOCK_R], bc = var->params[TRITIUM_P_MATMUL_PACK_BLOCK_C];
+    /* _matmul_pack_kernel(src, dst, R, C, CP, stride_r, stride_c, ld) */
+    CUdeviceptr s_ = (CUdeviceptr)src, d_ = (CUdeviceptr)dst;
+    int32_t r32 = (int32_t)rows, c32 = (int32_t)p->k, cp32 = (int32_t)kp;
+    int64_t ld = kp;
+    void *args[] = {&s_, &d_, &r32, &c32, &cp32, &sr, &sc, &ld};
+    return tritium_launch(call, v, (unsigned)((rows + br - 1) / br), (unsigned)((kp + bc - 1) / bc), args, 8);
 }
 
 TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision precision,
@@ -36,11 +233,9 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
                                           const void *b, int64_t stride_bk, int64_t stride_bn,
                                           void *c, int64_t stride_cm, int64_t stride_cn,
                                           void *workspace, size_t workspace_bytes, struct CUstream_st *stream) {
-    size_t need;
-    tritium_status s = tritium_matmul_workspace_size(dtype, precision, m, n, k, &need);
+    tritium_clear_error();
+    tritium_status s = check_shape(dtype, precision, m, n, k);
     if (s != TRITIUM_SUCCESS) return s;
-    (void)workspace;
-    (void)workspace_bytes; /* any size is accepted; none is needed by this build's paths */
     size_t elem = tritium_dtype_size(dtype);
     if (stride_am < 0 || stride_ak < 0 || stride_bk < 0 || stride_bn < 0 || stride_cm < 0 || stride_cn < 0)
         return tritium_fail(TRITIUM_ERROR_INVALID_STRIDE, "strides must be >= 0 (a %lld,%lld b %lld,%lld c %lld,%lld)",
@@ -52,6 +247,9 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
     if ((uintptr_t)a % elem || (uintptr_t)b % elem || (uintptr_t)c % elem)
         return tritium_fail(TRITIUM_ERROR_MISALIGNED, "%s is not aligned to its %zu-byte elements",
                             (uintptr_t)a % elem ? "a" : (uintptr_t)b % elem ? "b" : "c", elem);
+    if (workspace_bytes && !workspace) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "workspace is NULL");
+    if ((uintptr_t)workspace % 256)
+        return tritium_fail(TRITIUM_ERROR_MISALIGNED, "workspace must be 256-byte aligned");
     uintptr_t alo, ahi, blo, bhi, clo, chi;
     if ((s = tritium_span_2d("a", a, m, k, stride_am, stride_ak, elem, &alo, &ahi)) ||
         (s = tritium_span_2d("b", b, k, n, stride_bk, stride_bn, elem, &blo, &bhi)) ||
@@ -62,35 +260,79 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
                             "output overlap", (long long)stride_cm, (long long)stride_cn, (long long)m, (long long)n);
     if (tritium_spans_overlap(clo, chi, alo, ahi) || tritium_spans_overlap(clo, chi, blo, bhi))
         return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "c overlaps %s", tritium_spans_overlap(clo, chi, alo, ahi) ? "a" : "b");
+    if (workspace_bytes) {
+        uintptr_t wlo = (uintptr_t)workspace, whi = wlo + workspace_bytes;
+        if (tritium_spans_overlap(wlo, whi, alo, ahi) || tritium_spans_overlap(wlo, whi, blo, bhi) ||
+            tritium_spans_overlap(wlo, whi, clo, chi))
+            return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "workspace overlaps a, b or c");
+    }
     if (m == 0 || n == 0) return TRITIUM_SUCCESS;
 
-    /* strides of extent-1 dims are never used: normalize them so that specializations apply */
-    int64_t sam = m > 1 ? stride_am : 0, sak = k > 1 ? stride_ak : 1;
-    int64_t sbk = k > 1 ? stride_bk : 0, sbn = n > 1 ? stride_bn : 1;
-    int64_t scm = m > 1 ? stride_cm : 0, scn = n > 1 ? stride_cn : 1;
-    int prec = dtype == TRITIUM_FLOAT32 ? (int)precision : 0;
-    int unit = sak == 1 && sbn == 1;
-    int aligned = unit && ((uintptr_t)a | (uintptr_t)b | (uintptr_t)c) % 16 == 0 && m % 16 == 0 &&
-                  n % 16 == 0 && k % 16 == 0 && sam % 16 == 0 && sbk % 16 == 0 && scm % 16 == 0;
-    int v = pick(dtype, prec, unit, unit, aligned);
-    if (v < 0 && aligned) v = pick(dtype, prec, unit, unit, 0);
-    if (v < 0) v = pick(dtype, prec, 0, 0, 0);
-    if (v < 0) return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "this build has no matmul kernel for dtype %d", (int)dtype);
-    const tritium_variant *var = &tritium_variants[v];
-    int64_t bm = var->params[TRITIUM_P_MATMUL_BLOCK_M], bn = var->params[TRITIUM_P_MATMUL_BLOCK_N];
-    int64_t grid = ((m + bm - 1) / bm) * ((n + bn - 1) / bn);
-    if (grid > INT32_MAX)
-        return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "%lld x %lld output needs %lld tiles, more than a grid holds",
-                            (long long)m, (long long)n, (long long)grid);
+    mm_problem p = {dtype, dtype == TRITIUM_FLOAT32 ? (int)precision : 0, m, n, k,
+                    m > 1 ? stride_am : 0, k > 1 ? stride_ak : 1, k > 1 ? stride_bk : 0, n > 1 ? stride_bn : 1,
+                    m > 1 ? stride_cm : 0, n > 1 ? stride_cn : 1, 0, 0};
+    /* aligned: what the aligned variants promise the compiler (16-divisible) holds */
+    int c_aligned = (uintptr_t)c % 16 == 0 && p.scm % 16 == 0 && n % 16 == 0;
+    p.c_layout = p.scn != 1 ? 0 : c_aligned ? 2 : 1;
+    int unit = p.sak == 1 && p.sbn == 1 && p.scn == 1;
+    p.layout = !unit ? 0 : c_aligned && ((uintptr_t)a | (uintptr_t)b) % 16 == 0 && k % 16 == 0 &&
+                                   p.sam % 16 == 0 && p.sbk % 16 == 0 ? 2 : 1;
 
     tritium_call call;
-    if ((s = tritium_call_begin(&call, stream, a))) return s;
-    /* _matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K, stride_am, stride_ak, stride_bk, stride_bn,
-     *                stride_cm, stride_cn, PRECISION, A_K1, B_N1, BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M) */
-    CUdeviceptr a_ = (CUdeviceptr)a, b_ = (CUdeviceptr)b, c_ = (CUdeviceptr)c;
-    int32_t m32 = (int32_t)m, n32 = (int32_t)n, k32 = (int32_t)k;
-    void *args[] = {&a_, &b_, &c_, &m32, &n32, &k32, &sam, &sak, &sbk, &sbn, &scm, &scn};
-    s = tritium_launch(&call, v, (unsigned)grid, 1, args, 12);
+    if ((s = tritium_call_begin(&call, stream, a ? a : b))) return s;
+    mm_plan pl;
+    if (!choose(&call, &p, tritium_forced_arch() ? tritium_forced_arch() : call.arch, workspace_bytes, &pl)) {
+        tritium_call_end(&call);
+        if (forced.path)
+            return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "the forced matmul config is not shipped for this "
+                                "device, dtype and layout");
+        return tritium_fail(TRITIUM_ERROR_NO_KERNEL_IMAGE, "no matmul kernel of this build runs on sm_%d for dtype %d",
+                            call.arch, (int)dtype);
+    }
+    if (pl.bytes > workspace_bytes) { /* only a forced config gets here */
+        tritium_call_end(&call);
+        return tritium_fail(TRITIUM_ERROR_WORKSPACE_TOO_SMALL, "the forced config needs %zu bytes of workspace, "
+                            "got %zu", pl.bytes, workspace_bytes);
+    }
+    const tritium_variant *var = &tritium_variants[pl.variant];
+    int64_t bm = var->params[pl.packed ? TRITIUM_P_MATMUL_PACKED_BLOCK_M : TRITIUM_P_MATMUL_BLOCK_M];
+    int64_t bn = var->params[pl.packed ? TRITIUM_P_MATMUL_PACKED_BLOCK_N : TRITIUM_P_MATMUL_BLOCK_N];
+    int64_t tiles = ((m + bm - 1) / bm) * ((n + bn - 1) / bn);
+    if (tiles > INT32_MAX) {
+        tritium_call_end(&call);
+        return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "%lld x %lld output needs %lld tiles, more than a grid holds",
+                            (long long)m, (long long)n, (long long)tiles);
+    }
+    char *ws = (char *)workspace;
+    CUdeviceptr c_ = (CUdeviceptr)c, part_ = (CUdeviceptr)(ws ? ws + pl.part_offset : NULL);
+    int32_t m32 = (int32_t)m, n32 = (int32_t)n, chunk32 = (int32_t)pl.chunk, split32 = pl.split;
+    if (pl.packed) {
+        char *ap = ws, *bp = ws + pl.b_offset;
+        if (!(s = pack(&call, &p, 0, a, ap, pl.kp)) && !(s = pack(&call, &p, 1, b, bp, pl.kp))) {
+            /* _matmul_packed_kernel(a, b, c, partial, M, N, KP, k_chunk, split, lda, ldb, stride_cm, stride_cn) */
+            CUdeviceptr a_ = (CUdeviceptr)ap, b_ = (CUdeviceptr)bp;
+            int32_t kp32 = (int32_t)pl.kp;
+            int64_t ld = pl.kp;
+            void *args[] = {&a_, &b_, &c_, &part_, &m32, &n32, &kp32, &chunk32, &split32, &ld, &ld, &p.scm, &p.scn};
+            s = tritium_launch(&call, pl.variant, (unsigned)tiles, (unsigned)pl.split, args, 13);
+        }
+    } else {
+        /* _matmul_kernel(a, b, c, partial, M, N, K, k_chunk, split, stride_am, stride_ak, stride_bk, stride_bn,
+         *                stride_cm, stride_cn) */
+        CUdeviceptr a_ = (CUdeviceptr)a, b_ = (CUdeviceptr)b;
+        int32_t k32 = (int32_t)k;
+        void *args[] = {&a_, &b_, &c_, &part_, &m32, &n32, &k32, &chunk32, &split32,
+                        &p.sam, &p.sak, &p.sbk, &p.sbn, &p.scm, &p.scn};
+        s = tritium_launch(&call, pl.variant, (unsigned)tiles, (unsigned)pl.split, args, 15);
+    }
+    if (!s && pl.split > 1) {
+        /* _matmul_reduce_kernel(partial, c, M, N, split, stride_cm, stride_cn) */
+        int r = find_simple(TRITIUM_K_MATMUL_REDUCE, dtype, -1, -1);
+        const tritium_variant *rv = &tritium_variants[r];
+        int64_t rbm = rv->params[TRITIUM_P_MATMUL_REDUCE_BLOCK_M], rbn = rv->params[TRITIUM_P_MATMUL_REDUCE_BLOCK_N];
+        void *args[] = {&part_, &c_, &m32, &n32, &split32, &p.scm, &p.scn};
+        s = tritium_launch(&call, r, (unsigned)((m + rbm - 1) / rbm), (unsigned)((n + rbn - 1) / rbn), args, 7);
+    }
     tritium_call_end(&call);
     return s;
 }

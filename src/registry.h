@@ -21,12 +21,27 @@ typedef struct tritium_variant {
     uint8_t dtype;                      /* tritium_dtype */
     uint8_t aligned;                    /* compiled assuming 16-divisible sizes/pointers */
     int32_t params[TRITIUM_MAX_PARAMS]; /* constexprs, slots TRITIUM_P_<KERNEL>_<NAME> */
-    uint8_t num_warps;
+    uint8_t num_warps, num_stages;
     uint16_t first_image, image_count;  /* into tritium_images */
     const char *function;               /* entry name inside each image */
 } tritium_variant;
 
+/* One measured choice of the matmul tuning tables (aot/tuning/sm_<arch>.json). */
+typedef struct tritium_matmul_tuning {
+    uint8_t arch;        /* the table's arch */
+    uint8_t dtype;       /* tritium_dtype */
+    uint8_t precision;   /* tritium_precision for fp32; 0 for fp16/bf16 */
+    uint8_t packed;      /* 1: operands packed into the workspace, then the packed kernel */
+    uint8_t aligned;     /* measured on unit-stride, 16-byte aligned operands */
+    int32_t m, n, k;     /* the measured shape */
+    int32_t split;       /* K ranges (1: none) */
+    int16_t variant[3];  /* per layout class (general, unit strides, unit + aligned): of A, B
+                            and C for the direct kernel, of C for the packed one */
+} tritium_matmul_tuning;
+
 extern const tritium_image tritium_images[TRITIUM_IMAGE_COUNT];
+extern const uint16_t tritium_kernel_first[TRITIUM_K_COUNT], tritium_kernel_count[TRITIUM_K_COUNT];
+extern const tritium_matmul_tuning tritium_matmul_tunings[TRITIUM_MATMUL_TUNING_COUNT];
 extern const tritium_variant tritium_variants[TRITIUM_VARIANT_COUNT];
 extern const char *const tritium_kernel_names[TRITIUM_K_COUNT];
 

@@ -338,11 +338,23 @@ def test_triplet_backward_seed_shape():
 
 # ---- matmul ------------------------------------------------------------------------------
 
-def matmul_raw(a, b, c, precision):
+def matmul_workspace(dtype, precision, m, n, k):
+    need = ffi.new("size_t *")
+    assert lib.tritium_matmul_workspace_size(DT[dtype], precision, m, n, k, need) == 0, last_error()
+    return need[0]
+
+
+def matmul_raw(a, b, c, precision, workspace="full"):
+    """tritium_matmul through the C ABI; workspace: 'full' (the size query's bytes, NaN
+    poisoned), 'none', or a byte count."""
     m, k = a.shape
     n = b.shape[1]
+    need = matmul_workspace(a.dtype, precision, m, n, k)
+    nbytes = need if workspace == "full" else 0 if workspace == "none" else workspace
+    ws = torch.full((max(nbytes, 1) // 4 + 1,), float("nan"), device=DEV)
     s = lib.tritium_matmul(DT[a.dtype], precision, m, n, k, vp(a), a.stride(0), a.stride(1), vp(b), b.stride(0),
-                           b.stride(1), vp(c), c.stride(0), c.stride(1), ffi.NULL, 0, stream())
+                           b.stride(1), vp(c), c.stride(0), c.stride(1), vp(ws) if nbytes else ffi.NULL, nbytes,
+                           stream())
     torch.cuda.synchronize()
     return s
 
@@ -366,8 +378,9 @@ MODES = [(torch.float32, lib.TRITIUM_PRECISION_HIGHEST, 2e-6), (torch.float32, l
          (torch.float16, 0, 2e-3), (torch.bfloat16, 0, 1.6e-2)]
 
 
+@pytest.mark.parametrize("workspace", ["full", "none"])
 @pytest.mark.parametrize("dtype,precision,tol", MODES, ids=["f32-highest", "f32-high", "f16", "bf16"])
-def test_matmul_sweep(dtype, precision, tol):
+def test_matmul_sweep(dtype, precision, tol, workspace):
     for m, n, k in MATMUL_SHAPES:
         a0, b0 = randn(m, k, dtype=dtype), randn(k, n, dtype=dtype)
         ref = a0.double() @ b0.double()
@@ -375,13 +388,79 @@ def test_matmul_sweep(dtype, precision, tol):
             for transposed_c in (False, True):
                 buf, flat = guarded(m * n, dtype)
                 c = flat.view(n, m).t() if transposed_c else flat.view(m, n)
-                s = matmul_raw(a, b, c, precision)
-                what = f"{m}x{n}x{k} {dtype} prec={precision} a={la} b={lb} cT={transposed_c}"
+                s = matmul_raw(a, b, c, precision, workspace)
+                what = f"{m}x{n}x{k} {dtype} prec={precision} a={la} b={lb} cT={transposed_c} ws={workspace}"
                 assert s == 0, f"{what}: {last_error()}"
                 assert not torch.isnan(c).any(), f"{what}: unwritten outputs"
                 assert guards_intact(buf), f"{what}: wrote outside C"
                 err = rel_err(c, ref) if k else c.abs().max().item()
                 assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
+
+
+def _shipped_matmul_configs():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aot"))
+    import manifest
+    out = []
+    for v in manifest.matmul_variants():
+        if v.kernel.name in ("matmul", "matmul_packed"):
+            path = 1 if v.kernel.name == "matmul" else 2
+            prec = (v.params[0] if path == 1 else 1 - v.params[1]) if v.dtype == "f32" else 0
+            cfg = (path, v.dtype, prec, tuple(v.params[-4:]) + (v.num_warps, v.num_stages), v.archs)
+            if cfg not in out:
+                out.append(cfg)
+    return out
+
+
+_TORCH_DT = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
+
+
+@pytest.mark.parametrize("cfg", _shipped_matmul_configs(), ids=lambda c: f"{'direct' if c[0] == 1 else 'packed'}-"
+                         f"{c[1]}-p{c[2]}-" + "x".join(map(str, c[3])))
+def test_matmul_every_config(cfg):
+    """Each shipped config, forced, on ragged shapes and every layout, with K splits: the
+    tuning table may pick any of them."""
+    path, dt, prec, tile, archs = cfg
+    cap = torch.cuda.get_device_capability()
+    arch = int(os.environ.get("TRITIUM_FORCE_ARCH", "0").removeprefix("sm_") or cap[0] * 10 + cap[1])
+    if archs and arch not in archs:
+        pytest.skip(f"config built for sm_{archs} only")
+    dtype = _TORCH_DT[dt]
+    tol = {torch.float32: 2e-6 if prec == 0 else 1e-3, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}[dtype]
+    cbuf = ffi.new("int32_t[6]", list(tile))
+    try:
+        for (m, n, k), split in (((129, 257, 65), 1), ((300, 17, 1031), 3), ((1, 200, 300), 2), ((515, 259, 1031), 1)):
+            a0, b0 = randn(m, k, dtype=dtype), randn(k, n, dtype=dtype)
+            ref = a0.double() @ b0.double()
+            assert lib.tritium_matmul_force_config(path, cbuf, split) == 0, last_error()
+            for (la, a), (lb, b) in zip(layouts(a0), reversed(list(layouts(b0)))):
+                buf, flat = guarded(m * n, dtype)
+                c = flat.view(n, m).t()
+                s = matmul_raw(a, b, c, prec)
+                what = f"{cfg} {m}x{n}x{k} split={split} a={la} b={lb}"
+                assert s == 0, f"{what}: {last_error()}"
+                assert not torch.isnan(c).any(), f"{what}: unwritten outputs"
+                assert guards_intact(buf), f"{what}: wrote outside C"
+                err = rel_err(c, ref)
+                assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
+            if path == 2 or split > 1:  # forced onto a workspace path without one: a clear error
+                c = torch.empty(m, n, dtype=dtype, device=DEV)
+                assert matmul_raw(a0, b0, c, prec, "none") == lib.TRITIUM_ERROR_WORKSPACE_TOO_SMALL
+    finally:
+        lib.tritium_matmul_force_config(0, ffi.NULL, 1)
+
+
+def test_matmul_workspace_sizes():
+    """A workspace smaller than the query's is never an error: a path that fits is taken,
+    with the same accuracy."""
+    m, n, k = 1500, 1300, 700
+    for dtype, prec, tol in MODES:
+        a, b = randn(m, k, dtype=dtype), randn(k, n, dtype=dtype)
+        ref = a.double() @ b.double()
+        need = matmul_workspace(dtype, prec, m, n, k)
+        for ws in ("full", need // 2, 256, "none"):
+            c = torch.full((m, n), float("nan"), dtype=dtype, device=DEV)
+            assert matmul_raw(a, b, c, prec, ws) == 0, last_error()
+            assert rel_err(c, ref) <= tol, f"{dtype} prec={prec} workspace={ws}"
 
 
 def test_matmul_zero_sizes():

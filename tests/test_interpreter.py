@@ -21,6 +21,7 @@ from pathlib import Path
 # The interpreter must be selected before triton (and any @triton.jit module) is imported.
 os.environ["TRITON_INTERPRET"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aot"))
 
 import pytest  # noqa: E402
 
@@ -38,8 +39,10 @@ import triton.language as tl  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from grad_checks import check_grads  # noqa: E402
+import manifest  # noqa: E402  (aot/manifest.py: the shipped tile constants)
 
-from tritium.kernels.matmul import _matmul_kernel, _round_to_tf32  # noqa: E402
+from tritium.kernels.matmul import (_matmul_kernel, _matmul_pack_kernel, _matmul_packed_kernel,  # noqa: E402
+                                    _matmul_reduce_kernel, _round_to_tf32)
 from tritium.kernels.triplet import (  # noqa: E402
     P_GENERAL, P_INF, P_ONE, P_TWO, _triplet_bwd_kernel, _triplet_finish_kernel, _triplet_fwd_kernel,
     _triplet_reduce_kernel)
@@ -518,7 +521,7 @@ BM = BN = BK = 16  # tl.dot in the interpreter needs every dim >= 16
 
 
 def matmul_launch(a, b, c, *, precision=0, a_k1=None, b_n1=None, group_m=2,
-                  block=(BM, BN, BK)):
+                  block=(BM, BN, BK), split=1):
     M, K = a.shape
     K2, N = b.shape
     assert K == K2 and tuple(c.shape) == (M, N)
@@ -530,13 +533,60 @@ def matmul_launch(a, b, c, *, precision=0, a_k1=None, b_n1=None, group_m=2,
     assert not a_k1 or K <= 1 or a.stride(1) == 1
     assert not b_n1 or N <= 1 or b.stride(1) == 1
     bm, bn, bk = block
-    grid = (triton.cdiv(M, bm) * triton.cdiv(N, bn),)
+    chunk = max(1, triton.cdiv(triton.cdiv(K, bk), split)) * bk
+    split = max(1, triton.cdiv(K, chunk))
+    part = torch.full((split * M * N if split > 1 else 1,), float("nan"))
+    grid = (triton.cdiv(M, bm) * triton.cdiv(N, bn), split)
     _matmul_kernel[grid](
-        a, b, c, M, N, K,
+        a, b, c, part, M, N, K, chunk, split,
         a.stride(0), a.stride(1), b.stride(0), b.stride(1), c.stride(0), c.stride(1),
-        PRECISION=precision, A_K1=a_k1, B_N1=b_n1,
+        PRECISION=precision, A_K1=a_k1, B_N1=b_n1, C_N1=int(c.stride(1) == 1 or N == 1),
         BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=group_m)
+    if split > 1:
+        reduce_launch(part, c, split)
     return c
+
+
+def reduce_launch(part, c, split):
+    M, N = c.shape
+    _matmul_reduce_kernel[(triton.cdiv(M, 16), triton.cdiv(N, 32))](
+        part, c, M, N, split, c.stride(0), c.stride(1), BLOCK_M=16, BLOCK_N=32)
+
+
+KP_ALIGN = manifest.KP_ALIGN
+
+
+def pack_launch(src, rows, cols, stride_r, stride_c, mode):
+    """src (rows x cols through the strides) packed K-major into a NaN-poisoned buffer:
+    returns (packed rows x CP, CP)."""
+    cp = triton.cdiv(3 * cols if mode >= 2 else cols, KP_ALIGN) * KP_ALIGN
+    dst = torch.full((rows, cp), float("nan"), dtype=src.dtype)
+    layout = 1 if stride_r == 1 and rows > 1 else 2 if stride_c == 1 else 0
+    br, bc = manifest.MATMUL_PACK_TILES[layout]
+    _matmul_pack_kernel[(triton.cdiv(rows, br), triton.cdiv(cp, bc))](
+        src, dst, rows, cols, cp, stride_r, stride_c, cp, MODE=mode, SRC=layout, BLOCK_R=br, BLOCK_C=bc)
+    return dst, cp
+
+
+def packed_launch(a, b, c, *, precision=1, split=1, block=(16, 16, 32)):
+    """The packed path: pack A and B (transposed) then _matmul_packed_kernel (+ reduce)."""
+    M, K = a.shape
+    N = b.shape[1]
+    fp32 = a.dtype == torch.float32
+    mode_a, mode_b = ((1, 1) if precision == 1 else (2, 3)) if fp32 else (0, 0)
+    ap, kp = pack_launch(a, M, K, a.stride(0), a.stride(1), mode_a)
+    bp, _ = pack_launch(b, N, K, b.stride(1), b.stride(0), mode_b)
+    assert not torch.isnan(ap).any() and not torch.isnan(bp).any(), "pack left elements unwritten"
+    bm, bn, bk = block
+    chunk = triton.cdiv(triton.cdiv(kp, bk), split) * bk
+    split = triton.cdiv(kp, chunk)
+    part = torch.full((split * M * N if split > 1 else 1,), float("nan"))
+    _matmul_packed_kernel[(triton.cdiv(M, bm) * triton.cdiv(N, bn), split)](
+        ap, bp, c, part, M, N, kp, chunk, split, kp, kp, c.stride(0), c.stride(1),
+        TF32=int(fp32), PROMOTE=int(fp32 and precision == 0), C_N1=int(c.stride(1) == 1 or N == 1), BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=2)
+    if split > 1:
+        reduce_launch(part, c, split)
+    return ap, bp
 
 
 def _strided(shape, dtype, seed, layout):
@@ -719,6 +769,107 @@ def test_matmul_other_tiles(block):
         check_matmul_written(c, buf)
         err = rel_err(c, a.double() @ b.double())
         assert err < (1e-5 if precision == 0 else 5e-3), f"relative error {err:.3g}"
+
+
+@pytest.mark.parametrize("split", [2, 3, 5])
+@pytest.mark.parametrize("dtype,precision", [("fp32", 0), ("fp32", 1), ("fp16", 0)])
+def test_matmul_split_k(split, dtype, precision):
+    # K cut into ranges whose fp32 partials the reduce kernel adds in a fixed order;
+    # ranges are whole BLOCK_K steps, the last one ragged
+    dt = DTYPES[dtype]
+    M, N, K = 33, 40, 150
+    a = _strided((M, K), dt, 81 + split, "col")
+    b = _strided((K, N), dt, 82 + split, "row")
+    c, buf = _out((M, N), dt, "slice")
+    matmul_launch(a, b, c, precision=precision, a_k1=0, b_n1=1, split=split)
+    check_matmul_written(c, buf)
+    err = rel_err(c, a.double() @ b.double())
+    assert err < (1e-5 if dtype == "fp32" and precision == 0 else 5e-3), f"relative error {err:.3g}"
+    again = torch.full_like(c, float("nan"))
+    matmul_launch(a, b, again, precision=precision, a_k1=0, b_n1=1, split=split)
+    assert torch.equal(again, c), "split-K result not bit-identical run to run"
+
+
+def _tf32_parts(x):
+    hi = _tf32_ref(x)
+    return hi, _tf32_ref(x - hi)
+
+
+@pytest.mark.parametrize("layout", ["row", "col", "slice"])
+@pytest.mark.parametrize("mode", [0, 1, 2, 3])
+def test_matmul_pack(mode, layout):
+    # packed rows: the source's row r (through any strides) in KP_ALIGN-padded K-major form,
+    # zeros past K; fp32 modes round to TF32 (1) or lay out the 3xTF32 parts (2: hi hi lo,
+    # 3: hi lo hi)
+    dt = torch.float16 if mode == 0 else torch.float32
+    R, C = 37, 70
+    x = _strided((R, C), dt, 90 + mode, layout)
+    dst, cp = pack_launch(x, R, C, x.stride(0), x.stride(1), mode)
+    assert cp % KP_ALIGN == 0 and cp >= (3 * C if mode >= 2 else C)
+    assert not torch.isnan(dst).any(), "pack left elements unwritten"
+    if mode == 0:
+        want = x
+    elif mode == 1:
+        want = _tf32_ref(x)
+    else:
+        hi, lo = _tf32_parts(x)
+        parts = (hi, hi, lo) if mode == 2 else (hi, lo, hi)
+        want = torch.stack(parts, dim=2).reshape(R, 3 * C)
+    width = want.shape[1]
+    assert torch.equal(dst[:, :width], want.to(dt)), "packed values differ"
+    assert (dst[:, width:] == 0).all(), "padding past K is not zero"
+
+
+def test_matmul_pack_3x_specials():
+    # inf and nan go whole into hi with lo = 0; a finite value that TF32 rounding would
+    # carry past the fp32 range keeps its truncated hi
+    big = torch.tensor(3.4028235e38, dtype=torch.float32)  # largest finite fp32
+    x = torch.tensor([[float("inf"), -float("inf"), float("nan"), big.item(), -big.item(), 1.0]],
+                     dtype=torch.float32)
+    dst, _ = pack_launch(x, 1, 6, 6, 1, 2)
+    got = dst[0, :18].reshape(6, 3)
+    assert torch.isinf(got[0, 0]) and got[0, 0] > 0 and got[0, 2] == 0
+    assert torch.isinf(got[1, 0]) and got[1, 0] < 0 and got[1, 2] == 0
+    assert torch.isnan(got[2, 0]) and got[2, 2] == 0
+    for i in (3, 4):
+        assert torch.isfinite(got[i]).all()
+        resid = abs(float(got[i, 0].double() + got[i, 2].double()) - float(x[0, i].double()))
+        assert resid <= 2.0 ** -21 * abs(float(x[0, i])), "hi + lo is not x to 3xTF32 accuracy"
+    assert got[5].tolist() == [1.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("split", [1, 3])
+@pytest.mark.parametrize("precision", [0, 1], ids=["highest_3xtf32", "high_tf32"])
+@pytest.mark.parametrize("a_layout,b_layout", [("row", "row"), ("col", "col"), ("slice", "rowpad")])
+def test_matmul_packed_fp32(a_layout, b_layout, precision, split):
+    M, N, K = 37, 45, 70
+    a = _strided((M, K), torch.float32, 101 + split, a_layout)
+    b = _strided((K, N), torch.float32, 102 + split, b_layout)
+    c, buf = _out((M, N), torch.float32, "col")
+    packed_launch(a, b, c, precision=precision, split=split)
+    check_matmul_written(c, buf)
+    ref = a.double() @ b.double()
+    err = rel_err(c, ref)
+    if precision == 0:
+        # 3xTF32: a_hi b_hi + a_hi b_lo + a_lo b_hi leaves ~2^-22 out: fp32-level
+        assert err < 1e-6, f"3xTF32: relative error {err:.3g}"
+    else:
+        err_rn = rel_err(c, _tf32_ref(a).double() @ _tf32_ref(b).double())
+        assert err_rn < 1e-6, f"packed TF32 operands not rounded to nearest: {err_rn:.3g}"
+
+
+@pytest.mark.parametrize("dtype", ["fp16", "bf16"])
+def test_matmul_packed_half(dtype):
+    dt = DTYPES[dtype]
+    if not _interpreter_dot_works(dt):
+        pytest.skip(f"this Triton interpreter's tl.dot is wrong for {dtype} by itself")
+    M, N, K = 20, 33, 40
+    a = _strided((M, K), dt, 111, "slice")
+    b = _strided((K, N), dt, 112, "col")
+    c, buf = _out((M, N), dt, "row")
+    packed_launch(a, b, c, split=2, block=(16, 16, 64))
+    check_matmul_written(c, buf)
+    assert rel_err(c, a.double() @ b.double()) < TOL[dt]
 
 
 # --------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """python -m tritium info: the driver, each visible GPU, its arch and the image tritium would load.
-python -m tritium bench [triplet|matmul|all] [--json FILE] [--quick]: benchmarks (tritium/bench.py)."""
+python -m tritium bench [triplet|matmul|all] [--json FILE] [--quick]: benchmarks (tritium/bench.py).
+python -m tritium tune [--quick] [--out FILE] | --derive ARCH --from TABLE: matmul tuning tables (tritium/tune.py)."""
 import argparse
 import sys
 
@@ -34,10 +35,15 @@ def main(argv=None):
     # bench's arguments (its -h included) are left unparsed here and handed to tritium.bench.main
     sub.add_parser("bench", add_help=False, help="benchmarks against torch eager, torch.compile and cuBLAS "
                    "(python -m tritium bench -h)")
+    sub.add_parser("tune", add_help=False, help="measure the matmul configs and write this arch's tuning table "
+                   "(python -m tritium tune -h)")
     args, rest = ap.parse_known_args(argv)
     if args.cmd == "bench":
         from . import bench
         return bench.main(rest, prog=f"{ap.prog} bench")
+    if args.cmd == "tune":
+        from . import tune
+        return tune.main(rest, prog=f"{ap.prog} tune")
     if rest:
         ap.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.cmd == "info":

@@ -245,8 +245,11 @@ def triplet_table(rows):
 
 
 def bench_matmul(quick):
-    shapes = [(8205, 2949, 5921), (4096, 4096, 4096), (8192, 8192, 8192), (5921, 2949, 8205), (1, 8192, 8192),
-              (16, 8192, 8192), (128, 8192, 8192), (1024, 65536, 1024)]  # (M, K, N)
+    # (M, K, N, operands stored transposed): the seed shape, squares, the seed shape
+    # transposed (both its dims and its operands' storage), skinny M, long K
+    shapes = [(8205, 2949, 5921, False), (4096, 4096, 4096, False), (8192, 8192, 8192, False),
+              (5921, 2949, 8205, True), (1, 8192, 8192, False), (16, 8192, 8192, False), (128, 8192, 8192, False),
+              (1024, 65536, 1024, False)]
     if quick:
         shapes = shapes[:2]
     modes = [("f32-highest", torch.float32, "highest"), ("f32-high", torch.float32, "high"),
@@ -255,11 +258,15 @@ def bench_matmul(quick):
     prev = torch.get_float32_matmul_precision()
     try:
         for label, dtype, precision in modes:
-            for m, k, n in shapes:
+            for m, k, n, trans in shapes:
                 flops = 2 * m * n * k
                 nbytes = (m * k + k * n) * torch.tensor([], dtype=dtype).element_size()
-                sets = input_sets(lambda: (torch.rand(m, k, device="cuda", dtype=dtype),
-                                           torch.rand(k, n, device="cuda", dtype=dtype)), nbytes)
+
+                def operand(r, c):
+                    if trans:  # column-major storage: a transposed view
+                        return torch.rand(c, r, device="cuda", dtype=dtype).t()
+                    return torch.rand(r, c, device="cuda", dtype=dtype)
+                sets = input_sets(lambda: (operand(m, k), operand(k, n)), nbytes)
                 torch.set_float32_matmul_precision(precision)
                 t_us = device_us(lambda a, b: tritium.matmul(a, b, precision=precision), sets)
                 c_us = device_us(torch.matmul, sets)
@@ -267,7 +274,8 @@ def bench_matmul(quick):
                 ref = a.double() @ b.double()
                 err_t = ((tritium.matmul(a, b, precision=precision).double() - ref).norm() / ref.norm()).item()
                 err_c = ((torch.matmul(a, b).double() - ref).norm() / ref.norm()).item()
-                res = {"op": "matmul", "mode": label, "shape": f"{m}x{k}x{n}", "tritium_us": t_us,
+                res = {"op": "matmul", "mode": label, "shape": f"{m}x{k}x{n}" + ("T" if trans else ""),
+                       "tritium_us": t_us,
                        "cublas_us": c_us, "tritium_tflops": flops / t_us / 1e6, "cublas_tflops": flops / c_us / 1e6,
                        "ratio": c_us / t_us, "err_tritium": err_t, "err_cublas": err_c}
                 rows.append(res)

@@ -36,7 +36,10 @@ def matmul(a, b, *, precision=None):
     need = ffi.new("size_t *")
     check(lib.tritium_matmul_workspace_size(dtype, prec, m, n, k, need), "matmul")
     with _torch.on_device(a.device):
-        ws, ws_bytes, _keep = _torch.workspace(need[0], a.device)
+        try:
+            ws, ws_bytes, _keep = _torch.workspace(need[0], a.device)
+        except torch.OutOfMemoryError:  # the library then takes a path that needs none
+            ws, ws_bytes, _keep = _torch.workspace(0, a.device)
         check(lib.tritium_matmul(dtype, prec, m, n, k,
                                  _torch.ptr(a2), a2.stride(0), a2.stride(1),
                                  _torch.ptr(b2), b2.stride(0), b2.stride(1),

@@ -1,25 +1,45 @@
 """Matrix product C = A @ B (Triton), the single source of the compiled images.
 
-A is M x K, B is K x N, C is M x N, each with two arbitrary element strides. The kernel
-accumulates in fp32 and stores C in its own dtype.
+A is M x K, B is K x N, C is M x N, each with two arbitrary element strides. Products
+accumulate in fp32 and C is stored in its own dtype.
 
-Precision for fp32 inputs (PRECISION, constexpr):
-  0 'highest': fp32 FMA products (input_precision="ieee"), fp32-level accuracy.
-  1 'high':    TF32 tensor cores with every operand rounded to nearest (ties to even) to
-               TF32 first. Feeding raw fp32 bits to the TF32 units truncates the mantissa,
-               which biases every product downwards (measured 6.7e-4 relative error against
-               about 2.3e-5 when rounded).
-fp16 and bf16 inputs always use their native tensor-core product.
+Two paths, chosen per call by the runtime (src/matmul.c) from the tuning table:
+
+* direct, `_matmul_kernel`: reads A and B in place through their strides. It needs no
+  scratch, and with `split` > 1 it cuts K into ranges whose fp32 partial products go to
+  the workspace and are added up, in a fixed order, by `_matmul_reduce_kernel` (skinny
+  outputs and long K: more programs than output tiles). fp32 'high' rounds the operands
+  inside the K loop, 'highest' uses fp32 FMA products.
+* packed, `_matmul_pack_kernel` then `_matmul_packed_kernel`: both operands are first
+  copied into the workspace as K-major rows (A as M x Kp, B transposed to N x Kp) with
+  row strides that are multiples of 64 elements and zeros past K. The product then runs
+  on aligned, unmasked, K-major tiles, which is what Hopper's tensor cores (wgmma) want
+  for TF32 and what lets Ada/Ampere use wide async copies. The copy also does the fp32
+  precision work once per element instead of once per use:
+    'high':    each operand rounded to nearest TF32 (ties to even);
+    'highest': 3xTF32. Each x is split into hi = tf32(x) and lo = tf32(x - hi), and K is
+               tripled: A's row holds (hi, hi, lo) per element and B's (hi, lo, hi), so
+               the one TF32 product over 3K sums a_hi b_hi + a_hi b_lo + a_lo b_hi, which
+               leaves only a_lo b_lo (~2^-22 relative) out: fp32-level accuracy.
+
+Precision codes (PRECISION, constexpr): 0 'highest', 1 'high'. fp16 and bf16 always use
+their native tensor-core product.
 
 Layout specializations (constexpr) let the compiler see unit strides: A_K1 means
-stride_ak == 1 (A row-major), B_N1 means stride_bn == 1 (B row-major). Without them the
-strides are read at run time, which covers transposed and arbitrary views.
+stride_ak == 1 (A row-major), B_N1 means stride_bn == 1 (B row-major), SRC (pack) that the
+source's rows or its columns have stride 1, C_N1 stride_cn == 1 (C row-major).
 """
 import triton
 import triton.language as tl
 
 HIGHEST = 0
 HIGH = 1
+
+# pack modes (MODE of _matmul_pack_kernel)
+PACK_COPY = 0      # the value as is (fp16/bf16)
+PACK_TF32 = 1      # fp32 rounded to nearest TF32
+PACK_3X_A = 2      # fp32 -> (hi, hi, lo): A side of 3xTF32
+PACK_3X_B = 3      # fp32 -> (hi, lo, hi): B side of 3xTF32
 
 
 @triton.jit
@@ -33,19 +53,8 @@ def _round_to_tf32(x):
 
 
 @triton.jit
-def _matmul_kernel(
-    # pointers
-    a_ptr, b_ptr, c_ptr,
-    # sizes
-    M, N, K,
-    # strides, in elements
-    stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn,
-    # meta
-    PRECISION: tl.constexpr, A_K1: tl.constexpr, B_N1: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    GROUP_M: tl.constexpr,
-):
-    # program mapping: grouped order, so that GROUP_M rows of tiles share B in L2
+def _tile_ids(M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.constexpr):
+    """This program's output tile, in grouped order: GROUP_M rows of tiles share B in L2."""
     pid = tl.program_id(0)
     num_pid_m = tl.cdiv(M, BLOCK_M)
     num_pid_n = tl.cdiv(N, BLOCK_N)
@@ -54,6 +63,45 @@ def _matmul_kernel(
     group_rows = min(num_pid_m - first_m, GROUP_M)
     pid_m = first_m + (pid % group_size) % group_rows
     pid_n = (pid % group_size) // group_rows
+    return pid_m, pid_n
+
+
+@triton.jit
+def _store_tile(acc, c_ptr, partial_ptr, M, N, stride_cm, stride_cn, pid_m, pid_n, split,
+                C_N1: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """C's tile in C's dtype, or (split > 1) this K range's fp32 partial tile, at
+    partial[program_id(1)] (M x N, contiguous)."""
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    mask = (rm[:, None] < M) & (rn[None, :] < N)
+    if split > 1:
+        base = partial_ptr + tl.program_id(1).to(tl.int64) * M * N
+        tl.store(base + rm[:, None].to(tl.int64) * N + rn[None, :], acc, mask=mask)
+    else:
+        if C_N1:
+            scn = 1
+        else:
+            scn = stride_cn
+        c_ptrs = c_ptr + rm[:, None].to(tl.int64) * stride_cm + rn[None, :].to(tl.int64) * scn
+        tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _matmul_kernel(
+    # pointers: operands, C, fp32 partials (workspace; used when split > 1)
+    a_ptr, b_ptr, c_ptr, partial_ptr,
+    # sizes; K range per split (a multiple of BLOCK_K) and the number of splits
+    M, N, K, k_chunk, split,
+    # strides, in elements
+    stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn,
+    # meta
+    PRECISION: tl.constexpr, A_K1: tl.constexpr, B_N1: tl.constexpr, C_N1: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    GROUP_M: tl.constexpr,
+):
+    """The direct path: operands read in place through their strides."""
+    pid_m, pid_n = _tile_ids(M, N, BLOCK_M, BLOCK_N, GROUP_M)
+    k_lo = tl.program_id(1) * k_chunk
 
     # pointers: rows/columns past the edge wrap onto valid ones (the store is masked),
     # so only the K tail needs a load mask
@@ -68,15 +116,19 @@ def _matmul_kernel(
     offs_m = (pid_m * BLOCK_M + tl.arange(0, BLOCK_M)) % M
     offs_n = (pid_n * BLOCK_N + tl.arange(0, BLOCK_N)) % N
     offs_k = tl.arange(0, BLOCK_K)
-    a_ptrs = a_ptr + offs_m[:, None].to(tl.int64) * stride_am + offs_k[None, :].to(tl.int64) * sak
-    b_ptrs = b_ptr + offs_k[:, None].to(tl.int64) * stride_bk + offs_n[None, :].to(tl.int64) * sbn
+    a_ptrs = (a_ptr + offs_m[:, None].to(tl.int64) * stride_am
+              + (k_lo + offs_k[None, :]).to(tl.int64) * sak)
+    b_ptrs = (b_ptr + (k_lo + offs_k[:, None]).to(tl.int64) * stride_bk
+              + offs_n[None, :].to(tl.int64) * sbn)
     step_a = BLOCK_K * sak
     step_b = BLOCK_K * stride_bk
 
-    # K loop
+    # the K mask is taken against K itself (not this split's end, which the loop count
+    # already respects): K's divisibility then tells the compiler the mask is uniform
+    # over aligned groups, which keeps the loads vectorized
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    for kk in range(0, tl.cdiv(K, BLOCK_K)):
-        k_left = K - kk * BLOCK_K
+    for kk in range(0, tl.cdiv(tl.minimum(k_chunk, K - k_lo), BLOCK_K)):
+        k_left = K - k_lo - kk * BLOCK_K
         a = tl.load(a_ptrs, mask=offs_k[None, :] < k_left, other=0.0)
         b = tl.load(b_ptrs, mask=offs_k[:, None] < k_left, other=0.0)
         if a.dtype == tl.float32:
@@ -88,10 +140,117 @@ def _matmul_kernel(
             acc = tl.dot(a, b, acc)
         a_ptrs += step_a
         b_ptrs += step_b
+    _store_tile(acc, c_ptr, partial_ptr, M, N, stride_cm, stride_cn, pid_m, pid_n, split,
+                C_N1, BLOCK_M, BLOCK_N)
 
-    # write-back
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    c_ptrs = c_ptr + rm[:, None].to(tl.int64) * stride_cm + rn[None, :].to(tl.int64) * stride_cn
-    c_mask = (rm[:, None] < M) & (rn[None, :] < N)
-    tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=c_mask)
+
+@triton.jit
+def _matmul_pack_kernel(
+    src_ptr, dst_ptr,
+    R, C, CP,                    # source R x C; destination R x CP (CP >= C, or 3C for 3xTF32)
+    stride_r, stride_c, ld,      # source strides; destination row stride (elements)
+    MODE: tl.constexpr, SRC: tl.constexpr,
+    BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr,
+):
+    """dst[r, j] for j < CP from src[r, j] (MODE 0/1) or src[r, j // 3] split into TF32
+    parts (MODE 2/3); zeros past the source's columns. SRC: 0 general strides, 1 the
+    source's rows are contiguous (stride_r == 1, a transposed read), 2 its columns are
+    (stride_c == 1, a row-major read)."""
+    r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
+    j = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
+    if MODE >= 2:
+        col = j // 3
+        part = j % 3
+    else:
+        col = j
+        part = j * 0
+    if SRC == 1:
+        sr = 1
+    else:
+        sr = stride_r
+    if SRC == 2:
+        sc = 1
+    else:
+        sc = stride_c
+    ok = (r[:, None] < R) & (col[None, :] < C)
+    x = tl.load(src_ptr + r[:, None].to(tl.int64) * sr + col[None, :].to(tl.int64) * sc,
+                mask=ok, other=0.0)
+    if MODE >= 1:
+        hi = _round_to_tf32(x)
+        if MODE >= 2:
+            # a finite x that rounds up past the fp32 range keeps its truncated value;
+            # inf and nan go whole into hi, with lo = 0 (so no inf - inf)
+            finite = (x.to(tl.uint32, bitcast=True) & 0x7F800000) != 0x7F800000
+            hi = tl.where(finite & (tl.abs(hi) == float("inf")),
+                          (x.to(tl.uint32, bitcast=True) & 0xFFFFE000).to(tl.float32, bitcast=True), hi)
+            lo = tl.where(finite, _round_to_tf32(x - hi), 0.0)
+            if MODE == 2:
+                x = tl.where(part[None, :] == 2, lo, hi)
+            else:
+                x = tl.where(part[None, :] == 1, lo, hi)
+        else:
+            x = hi
+    tl.store(dst_ptr + r[:, None].to(tl.int64) * ld + j[None, :], x.to(dst_ptr.dtype.element_ty),
+             mask=(r[:, None] < R) & (j[None, :] < CP))
+
+
+@triton.jit
+def _matmul_packed_kernel(
+    # packed operands (workspace): A as M x KP, B transposed as N x KP, both K-major
+    a_ptr, b_ptr, c_ptr, partial_ptr,
+    M, N, KP, k_chunk, split,    # KP and k_chunk are multiples of BLOCK_K
+    lda, ldb, stride_cm, stride_cn,
+    TF32: tl.constexpr, PROMOTE: tl.constexpr, C_N1: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    GROUP_M: tl.constexpr,
+):
+    """The packed path: aligned, unmasked K-major tiles (rows past M/N wrap)."""
+    pid_m, pid_n = _tile_ids(M, N, BLOCK_M, BLOCK_N, GROUP_M)
+    k_lo = tl.program_id(1) * k_chunk
+    k_hi = tl.minimum(k_lo + k_chunk, KP)
+    offs_m = (pid_m * BLOCK_M + tl.arange(0, BLOCK_M)) % M
+    offs_n = (pid_n * BLOCK_N + tl.arange(0, BLOCK_N)) % N
+    offs_k = k_lo + tl.arange(0, BLOCK_K)
+    a_ptrs = a_ptr + offs_m[:, None].to(tl.int64) * lda + offs_k[None, :]
+    b_ptrs = b_ptr + offs_n[:, None].to(tl.int64) * ldb + offs_k[None, :]
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    if PROMOTE:
+        # a zero the compiler cannot see through, so that it does not fold the add below
+        # back into the product's own accumulator
+        zero = tl.full((BLOCK_M, BLOCK_N), tl.where(M < 0, 1.0, 0.0), dtype=tl.float32)
+    for _ in range(0, tl.cdiv(k_hi - k_lo, BLOCK_K)):
+        a = tl.load(a_ptrs)
+        b = tl.load(b_ptrs)
+        if PROMOTE:
+            # each K step's product in a fresh accumulator, added to the total with a
+            # rounded fp32 add: the tensor cores' own accumulation truncates, which over
+            # a long chain of all-positive terms drifts well past fp32 rounding error
+            acc += tl.dot(a, tl.trans(b), zero, input_precision="tf32")
+        elif TF32:
+            acc = tl.dot(a, tl.trans(b), acc, input_precision="tf32")
+        else:
+            acc = tl.dot(a, tl.trans(b), acc)
+        a_ptrs += BLOCK_K
+        b_ptrs += BLOCK_K
+    _store_tile(acc, c_ptr, partial_ptr, M, N, stride_cm, stride_cn, pid_m, pid_n, split,
+                C_N1, BLOCK_M, BLOCK_N)
+
+
+@triton.jit(do_not_specialize=["M", "N", "split"])
+def _matmul_reduce_kernel(
+    partial_ptr, c_ptr,          # split x M x N fp32 partials in; C out (its dtype)
+    M, N, split, stride_cm, stride_cn,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+):
+    """C = the sum of the split partials, added in split order (same bits every run)."""
+    rm = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+    mask = (rm[:, None] < M) & (rn[None, :] < N)
+    ptrs = partial_ptr + rm[:, None].to(tl.int64) * N + rn[None, :]
+    plane = M.to(tl.int64) * N
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for _ in range(0, split):
+        acc += tl.load(ptrs, mask=mask, other=0.0)
+        ptrs += plane
+    tl.store(c_ptr + rm[:, None].to(tl.int64) * stride_cm + rn[None, :].to(tl.int64) * stride_cn,
+             acc.to(c_ptr.dtype.element_ty), mask=mask)

@@ -1,0 +1,218 @@
+"""python -m tritium tune: measure the shipped matmul configs on this GPU and write its
+arch's tuning table (aot/tuning/sm_<arch>.json), from which the next build's runtime picks
+a path (direct or packed), a tile config and a K split by shape, dtype, precision and
+alignment.
+
+    python -m tritium tune [--out FILE] [--quick] [--dtypes f32,bf16,f16]
+    python -m tritium tune --derive 89 --from aot/tuning/sm_90.json [--out FILE]
+
+For every shape of the set (square, the seed shape, skinny M and N from 1 to 256, long K)
+and every dtype/precision, each config the build ships for this device is timed (CUDA
+events, median of back-to-back batches) on the direct path with K splits and on the packed
+path, and the table keeps the fastest, plus the fastest that needs no workspace (the
+runtime's choice when the caller gives too little). Rebuild to ship the table.
+
+--derive writes the table of an arch that is not here (the RTX 4090's sm_89) from another
+arch's measurements: each entry keeps its path and K split, and a config that the target
+arch does not build (over its shared memory per block) is replaced by the largest tile of
+the same path that it does build. The reasoning is written into the table's notes.
+"""
+import argparse
+import datetime
+import json
+import statistics
+import sys
+from pathlib import Path
+
+# (m, n, k, aligned): aligned shapes use contiguous operands; the seed shape keeps its
+# odd row strides (the case vendor libraries are weak at)
+SHAPES = [(1024, 1024, 1024), (4096, 4096, 4096), (8192, 8192, 8192), (8205, 5921, 2949),
+          (1, 8192, 8192), (16, 8192, 8192), (64, 8192, 8192), (128, 8192, 8192), (256, 8192, 8192),
+          (8192, 16, 8192), (8192, 128, 8192), (1024, 1024, 65536), (256, 256, 16384), (2048, 2048, 512)]
+QUICK = [(4096, 4096, 4096), (8205, 5921, 2949), (16, 8192, 8192), (1024, 1024, 65536)]
+FAMILIES = {"f32": (("f32", "high"), ("f32", "highest")), "bf16": (("bf16", "native"),), "f16": (("f16", "native"),)}
+SPLITS = (1, 2, 4, 8, 16)
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "aot" / "tuning"
+
+
+def _manifest():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "aot"))
+    import manifest
+    return manifest
+
+
+def _configs(arch):
+    """(path, dtype, precision, config) of every matmul config aot/manifest.py builds for
+    `arch` (precision: 1 'high', 0 'highest'; 0 for fp16/bf16)."""
+    out = []
+    for v in _manifest().matmul_variants():
+        if v.kernel.name not in ("matmul", "matmul_packed") or not v.for_arch(arch):
+            continue
+        path = "direct" if v.kernel.name == "matmul" else "packed"
+        prec = (v.params[0] if path == "direct" else 1 - v.params[1]) if v.dtype == "f32" else 0
+        key = (path, v.dtype, prec, tuple(v.params[-4:]) + (v.num_warps, v.num_stages))
+        if key not in out:
+            out.append(key)
+    return out
+
+
+def _time_ms(fn, reps=7, min_ms=20.0):
+    import torch
+    fn()
+    torch.cuda.synchronize()
+    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    s.record()
+    fn()
+    e.record()
+    e.synchronize()
+    calls = max(1, min(50, int(min_ms / max(s.elapsed_time(e), 1e-3))))
+    out = []
+    for _ in range(reps):
+        s.record()
+        for _ in range(calls):
+            fn()
+        e.record()
+        e.synchronize()
+        out.append(s.elapsed_time(e) / calls)
+    return statistics.median(out)
+
+
+def measure(shapes, dtypes, log=print):
+    import torch
+    from ._lib import ffi, lib
+    from . import _torch
+    major = torch.cuda.get_device_capability()
+    arch = major[0] * 10 + major[1]
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    configs = _configs(arch)
+    tdt = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
+    entries = []
+    for fam in dtypes:
+        for dtype, prec_name in FAMILIES[fam]:
+            prec = lib.TRITIUM_PRECISION_HIGHEST if prec_name == "highest" else lib.TRITIUM_PRECISION_HIGH
+            for m, n, k in shapes:
+                aligned = (m, n, k) != (8205, 5921, 2949)
+                a = torch.rand(m, k, device="cuda", dtype=tdt[dtype])
+                b = torch.rand(k, n, device="cuda", dtype=tdt[dtype])
+                c = torch.empty(m, n, device="cuda", dtype=tdt[dtype])
+                results = []
+                for path, cdt, cprec, cfg in configs:
+                    if cdt != dtype or cprec != (prec if dtype == "f32" else 0):
+                        continue
+                    tiles = -(-m // cfg[0]) * -(-n // cfg[1])
+                    splits = [s for s in SPLITS if s == 1 or (tiles * s <= 4 * sms and k // s >= 4 * cfg[2])]
+                    for split in splits:
+                        cbuf = ffi.new("int32_t[6]", list(cfg))
+                        lib.tritium_matmul_force_config(1 if path == "direct" else 2, cbuf, split)
+                        try:
+                            need = ffi.new("size_t *")
+                            lib.tritium_matmul_workspace_size(_torch.DTYPES[tdt[dtype]], prec, m, n, k, need)
+                            ws, ws_bytes, keep = _torch.workspace(need[0], a.device)
+
+                            def call():
+                                return lib.tritium_matmul(_torch.DTYPES[tdt[dtype]], prec, m, n, k,
+                                                          _torch.ptr(a), a.stride(0), a.stride(1),
+                                                          _torch.ptr(b), b.stride(0), b.stride(1),
+                                                          _torch.ptr(c), c.stride(0), c.stride(1),
+                                                          ws, ws_bytes, _torch.stream_of(a.device))
+                            if call() != 0:
+                                continue
+                            ms = _time_ms(call)
+                        finally:
+                            lib.tritium_matmul_force_config(0, ffi.NULL, 1)
+                        results.append((ms, path, cfg, split, need[0]))
+                del a, b, c
+                torch.cuda.empty_cache()
+                if not results:
+                    continue
+                results.sort()
+                best = results[0]
+                picks = [best] + ([next(r for r in results if r[4] == 0)] if best[4] else [])
+                for ms, path, cfg, split, need in picks:
+                    entries.append({"dtype": dtype, "precision": prec_name, "m": m, "n": n, "k": k,
+                                    "aligned": aligned, "path": path, "config": list(cfg), "split": split,
+                                    "ms": round(ms, 4), "tflops": round(2 * m * n * k / ms / 1e9, 1),
+                                    "workspace": need})
+                log(f"{dtype:>4} {prec_name:>7} {m}x{n}x{k}: " + "; ".join(
+                    f"{p[1]} {tuple(p[2])} split {p[3]}: {p[0]:.3f} ms" for p in picks)
+                    + f"  ({len(results)} candidates)")
+    return arch, torch.cuda.get_device_name(), entries
+
+
+def derive(src, arch):
+    """src's entries with configs the target arch builds (see the module doc)."""
+    built = {}
+    for path, dtype, prec, cfg in _configs(arch):
+        built.setdefault((path, dtype, prec), []).append(cfg)
+    out = []
+    for e in src["entries"]:
+        prec = (1 if e["precision"] == "high" else 0) if e["dtype"] == "f32" else 0
+        have = built.get((e["path"], e["dtype"], prec), [])
+        cfg = tuple(e["config"])
+        if cfg not in have:
+            if not have:
+                continue
+            cfg = max(have, key=lambda c: (c[0] * c[1], c[2]))
+        d = {k: v for k, v in e.items() if k not in ("ms", "tflops")}
+        d["config"] = list(cfg)
+        if cfg != tuple(e["config"]):
+            d["measured_config"] = list(e["config"])
+        out.append(d)
+    return out
+
+
+SM89_NOTES = [
+    "Derived, not measured: no RTX 4090 was available. Regenerate on one with `python -m tritium tune`.",
+    "The 4090 (sm_89, Ada) has 99 KB of shared memory per block, 100 KB per SM, 128 SMs, 72 MB of L2 and "
+    "mma.sync + cp.async tensor cores (no wgmma): the sm_90 tiles over 99 KB (128x256 and 256x128 at 3-4 "
+    "stages) are not built for it, and each entry that named one takes the largest tile of the same path "
+    "that is (128x128: 96 KB at 3 stages, one block per SM by shared memory).",
+    "Paths are kept: packing pays even more on Ada than on Hopper (measured elsewhere on the sm_80/sm_89 "
+    "code path: padding the seed shape's operands gave 2.1x), and skinny shapes stay on the direct path "
+    "since they are bound by reading B (1008 GB/s).",
+    "K splits are kept: the 4090's 128 SMs are close to the H200's 132, so the same number of programs "
+    "fills it; its 72 MB L2 (vs 50 MB) only makes the split partials cheaper.",
+]
+
+
+def dumps(table):
+    """The table as JSON with one line per entry (diffs of a re-tune stay readable)."""
+    head = json.dumps({k: v for k, v in table.items() if k != "entries"}, indent=1)[:-2]
+    lines = ",\n  ".join(json.dumps(e) for e in table["entries"])
+    return f'{head},\n "entries": [\n  {lines}\n ]\n}}\n'
+
+
+def main(argv=None, prog=None):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, help="the table to write (default aot/tuning/sm_<arch>.json)")
+    ap.add_argument("--quick", action="store_true", help="four shapes only (a smoke run)")
+    ap.add_argument("--dtypes", default="f32,bf16,f16")
+    ap.add_argument("--derive", type=int, metavar="ARCH", help="derive ARCH's table from --from, measure nothing")
+    ap.add_argument("--from", dest="src", type=Path, help="the measured table --derive starts from")
+    args = ap.parse_args(argv)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    if args.derive:
+        if not args.src:
+            ap.error("--derive needs --from")
+        src = json.loads(args.src.read_text())
+        table = {"arch": args.derive, "source": f"derived from {args.src.name} ({src.get('device', '?')})",
+                 "date": now, "command": f"python -m tritium tune --derive {args.derive} --from {args.src}",
+                 "notes": SM89_NOTES if args.derive == 89 else [], "entries": derive(src, args.derive)}
+        out = args.out or DEFAULT_OUT / f"sm_{args.derive}.json"
+    else:
+        import torch
+        import triton
+        if not torch.cuda.is_available():
+            print("tune: no CUDA device", file=sys.stderr)
+            return 1
+        arch, device, entries = measure(QUICK if args.quick else SHAPES, args.dtypes.split(","))
+        table = {"arch": arch, "source": "measured", "device": device, "date": now, "triton": triton.__version__,
+                 "torch": torch.__version__, "command": "python -m tritium tune" + (" --quick" if args.quick else ""),
+                 "notes": ["ms: median of CUDA-event timed batches on uniform [0, 1) inputs; per shape the "
+                           "fastest and, where that needs workspace, the fastest that needs none."],
+                 "entries": entries}
+        out = args.out or DEFAULT_OUT / f"sm_{arch}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(dumps(table))
+    print(f"tune: {len(table['entries'])} entries -> {out}")
+    return 0

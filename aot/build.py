@@ -221,13 +221,13 @@ PRECISIONS = {"highest": 0, "high": 1}
 TUNING_DIR = Path(__file__).resolve().parent / "tuning"
 
 
-def tuning_entries(archs, variants):
+def tuning_entries(archs, variants, tuning_dir=TUNING_DIR):
     """The matmul tuning tables (aot/tuning/sm_<arch>.json) of the built archs, each entry
     resolved to variant indices, one per layout class (manifest.MATMUL_LAYOUTS: general,
     unit strides, unit strides and aligned; of A, B and C for the direct kernel, of C for
     the packed one)."""
     out = []
-    for path in sorted(TUNING_DIR.glob("sm_*.json")):
+    for path in sorted(Path(tuning_dir).glob("sm_*.json")):
         table = json.loads(path.read_text())
         arch = int(table["arch"])
         if arch not in archs:

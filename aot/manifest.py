@@ -221,13 +221,13 @@ HOPPER = (90,)
 KP_ALIGN = 64          # packed rows are padded with zeros to a multiple of this many elements
 MATMUL_DIRECT_CONFIGS = {
     # fp32 'highest' (FMA products): a large tile, a skinny-M and a mid tile
-    ("f32", 0): ((128, 128, 16, 8, 8, 3, ()), (16, 128, 32, 8, 4, 4, ()), (64, 128, 32, 8, 4, 4, ()),
+    ("f32", 0): ((128, 128, 16, 8, 8, 3, ()), (16, 128, 32, 8, 4, 4, ()), (64, 128, 32, 8, 8, 3, ()),
                  (64, 256, 32, 8, 8, 3, HOPPER)),
     # fp32 'high' (TF32, operands rounded in the loop): for shapes that do not pay for packing
-    ("f32", 1): ((128, 128, 32, 8, 8, 3, ()), (16, 128, 32, 8, 4, 4, ()), (64, 128, 32, 8, 4, 4, ())),
+    ("f32", 1): ((128, 128, 32, 8, 8, 3, ()), (16, 128, 32, 8, 4, 3, ()), (64, 128, 32, 8, 8, 3, ())),
     # fp16/bf16: the Hopper tile that reaches cuBLAS at 4096^3-8192^3, a 96 KB one, skinny
-    ("16", 0): ((128, 256, 64, 8, 8, 4, HOPPER), (128, 128, 64, 8, 8, 3, ()), (16, 128, 64, 8, 4, 4, ()),
-                (64, 128, 64, 8, 4, 4, ()), (128, 64, 64, 8, 4, 4, ()), (64, 64, 128, 8, 4, 4, ())),
+    ("16", 0): ((128, 256, 64, 8, 8, 4, HOPPER), (128, 128, 32, 8, 8, 4, ()), (16, 128, 64, 8, 4, 4, ()),
+                (64, 128, 64, 8, 8, 4, ()), (128, 64, 64, 8, 8, 4, ()), (64, 64, 128, 8, 8, 3, ())),
 }
 MATMUL_PACKED_CONFIGS = {
     # (TF32, PROMOTE) per family

@@ -14,12 +14,13 @@ runtime's choice when the caller gives too little). Rebuild to ship the table.
 
 --derive writes the table of an arch that is not here (the RTX 4090's sm_89) from another
 arch's measurements: each entry keeps its path and K split, and a config that the target
-arch does not build (over its shared memory per block) is replaced by the largest tile of
-the same path that it does build. The reasoning is written into the table's notes.
+arch does not build (over its shared memory per block) is replaced by the nearest tile
+shape of the same path that it does build. The reasoning is written into the table's notes.
 """
 import argparse
 import datetime
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -152,7 +153,8 @@ def derive(src, arch):
         if cfg not in have:
             if not have:
                 continue
-            cfg = max(have, key=lambda c: (c[0] * c[1], c[2]))
+            # the nearest tile shape (log2 distance in BLOCK_M and BLOCK_N), then the deepest K step
+            cfg = min(have, key=lambda c: (abs(math.log2(c[0] / cfg[0])) + abs(math.log2(c[1] / cfg[1])), -c[2]))
         d = {k: v for k, v in e.items() if k not in ("ms", "tflops")}
         d["config"] = list(cfg)
         if cfg != tuple(e["config"]):
@@ -165,8 +167,8 @@ SM89_NOTES = [
     "Derived, not measured: no RTX 4090 was available. Regenerate on one with `python -m tritium tune`.",
     "The 4090 (sm_89, Ada) has 99 KB of shared memory per block, 100 KB per SM, 128 SMs, 72 MB of L2 and "
     "mma.sync + cp.async tensor cores (no wgmma): the sm_90 tiles over 99 KB (128x256 and 256x128 at 3-4 "
-    "stages) are not built for it, and each entry that named one takes the largest tile of the same path "
-    "that is (128x128: 96 KB at 3 stages, one block per SM by shared memory).",
+    "stages) are not built for it, and each entry that named one takes the nearest tile shape of the same "
+    "path that is (for the 128x256 tiles a 128x128 one: 64-96 KB, one block per SM by shared memory).",
     "Paths are kept: packing pays even more on Ada than on Hopper (measured elsewhere on the sm_80/sm_89 "
     "code path: padding the seed shape's operands gave 2.1x), and skinny shapes stay on the direct path "
     "since they are bound by reading B (1008 GB/s).",

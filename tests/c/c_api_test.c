@@ -81,6 +81,39 @@ int main(void) {
     expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 4, 4, 4, p, 4, 1, p, 4, 1, fake + 8, 4, 1, NULL,
                           0, NULL),
            TRITIUM_ERROR_INVALID_VALUE, "c overlaps", "matmul c overlaps a");
+    static float big[320];
+    float *al = (float *)(((uintptr_t)big + 255) & ~(uintptr_t)255); /* 256-byte aligned, 64 floats inside */
+    expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 4, 4, 4, p, 4, 1, p, 4, 1, fake + 32, 4, 1,
+                          al + 1, 128, NULL),
+           TRITIUM_ERROR_MISALIGNED, "256-byte", "matmul misaligned workspace");
+    expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 4, 4, 4, p, 4, 1, p, 4, 1, fake + 32, 4, 1, NULL,
+                          256, NULL),
+           TRITIUM_ERROR_NULL_POINTER, "workspace", "matmul workspace bytes without a workspace");
+    expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 4, 4, 4, al, 4, 1, p, 4, 1, fake + 32, 4, 1, al,
+                          128, NULL),
+           TRITIUM_ERROR_INVALID_VALUE, "workspace overlaps", "matmul workspace overlaps a");
+    expect(tritium_matmul_force_config(3, NULL, 1), TRITIUM_ERROR_INVALID_ENUM, "path", "force config bad path");
+    expect(tritium_matmul_force_config(1, NULL, 1), TRITIUM_ERROR_NULL_POINTER, "config", "force config NULL");
+    {
+        const int32_t cfg[6] = {128, 128, 32, 8, 8, 3};
+        expect(tritium_matmul_force_config(1, cfg, 0), TRITIUM_ERROR_INVALID_VALUE, "split", "force config split 0");
+        expect(tritium_matmul_force_config(0, NULL, 1), TRITIUM_SUCCESS, NULL, "force config off");
+    }
+    {   /* the workspace query: 0 for empty outputs; for fp32 at the seed shape room to pack both operands
+         * (at least (m + n) * k floats for 'high', three times that for 3xTF32 at 'highest') */
+        size_t hi = 0, hst = 0, none = 1;
+        expect(tritium_matmul_workspace_size(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 8205, 5921, 2949, &hi),
+               TRITIUM_SUCCESS, NULL, "matmul workspace high");
+        expect(tritium_matmul_workspace_size(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGHEST, 8205, 5921, 2949, &hst),
+               TRITIUM_SUCCESS, NULL, "matmul workspace highest");
+        expect(tritium_matmul_workspace_size(TRITIUM_BFLOAT16, TRITIUM_PRECISION_HIGH, 0, 5921, 2949, &none),
+               TRITIUM_SUCCESS, NULL, "matmul workspace m = 0");
+        CHECK(hi >= (size_t)(8205 + 5921) * 2949 * 4, "high workspace %zu", hi);
+        CHECK(hst >= 3 * (size_t)(8205 + 5921) * 2949 * 4, "highest workspace %zu", hst);
+        CHECK(none == 0, "m = 0 workspace %zu", none);
+        expect(tritium_matmul_workspace_size(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 4, 4, INT64_C(1) << 30, &hi),
+               TRITIUM_ERROR_NOT_SUPPORTED, "2^31", "matmul workspace k too large");
+    }
     /* zero-size problems succeed without touching the device */
     expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 0, 4, 4, NULL, 4, 1, p, 4, 1, NULL, 4, 1, NULL, 0,
                           NULL),

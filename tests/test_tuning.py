@@ -1,0 +1,82 @@
+"""The matmul tuning tables (aot/tuning/sm_<arch>.json) and the tool that writes them:
+CPU checks (the tables' choices are exercised on the GPU by test_gpu.py)."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "aot"))
+sys.path.insert(0, str(ROOT / "python"))
+
+import build  # noqa: E402  (aot/build.py)
+import manifest  # noqa: E402
+
+TABLES = sorted((ROOT / "aot" / "tuning").glob("sm_*.json"))
+
+
+def _load(path):
+    return json.loads(Path(path).read_text())
+
+
+def test_tables_exist_for_sm90_and_sm89():
+    assert {p.name for p in TABLES} >= {"sm_90.json", "sm_89.json"}
+    assert _load(ROOT / "aot" / "tuning" / "sm_90.json")["source"] == "measured"
+
+
+@pytest.mark.parametrize("path", TABLES, ids=lambda p: p.name)
+def test_every_entry_resolves_to_shipped_variants(path):
+    # what the build does with each table: any config the manifest does not build for the
+    # table's arch stops the build; every layout class must have its variant
+    arch = _load(path)["arch"]
+    variants = manifest.variants()
+    entries = [e for e in build.tuning_entries([arch], variants) if e["arch"] == arch]
+    assert len(entries) == len(_load(path)["entries"])
+    for e in entries:
+        assert all(0 <= v < len(variants) and variants[v].for_arch(arch) for v in e["variants"])
+
+
+@pytest.mark.parametrize("path", TABLES, ids=lambda p: p.name)
+def test_tables_cover_every_dtype_and_precision(path):
+    # each (dtype, precision) has entries, and every shape with a workspace choice also has
+    # one that needs none (the choice for a caller with too little workspace)
+    entries = _load(path)["entries"]
+    fams = {(e["dtype"], e["precision"]) for e in entries}
+    assert fams >= {("f32", "high"), ("f32", "highest"), ("bf16", "native"), ("f16", "native")}
+    shapes = {}
+    for e in entries:
+        shapes.setdefault((e["dtype"], e["precision"], e["m"], e["n"], e["k"]), []).append(e)
+    for key, es in shapes.items():
+        assert any(e["path"] == "direct" and e["split"] == 1 for e in es), f"{key}: no workspace-free entry"
+
+
+def test_sm89_table_is_the_derivation_of_sm90():
+    # sm_89.json is what `python -m tritium tune --derive 89 --from aot/tuning/sm_90.json`
+    # writes: regenerating it gives the same entries, each a config built for sm_89 (whose
+    # cubins test_c_build.py checks against the 4090's 99 KB of shared memory per block)
+    from tritium import tune
+    src = _load(ROOT / "aot" / "tuning" / "sm_90.json")
+    derived = tune.derive(src, 89)
+    assert derived == _load(ROOT / "aot" / "tuning" / "sm_89.json")["entries"]
+    built = {(path, dt, tuple(cfg)) for path, dt, _, cfg in tune._configs(89)}
+    for e in derived:
+        assert (e["path"], e["dtype"], tuple(e["config"])) in built, e
+    assert any("measured_config" in e for e in derived), "no sm_90-only config was replaced"
+
+
+def test_unknown_config_stops_the_build(tmp_path):
+    bad = _load(ROOT / "aot" / "tuning" / "sm_90.json")
+    bad["entries"] = [dict(bad["entries"][0], config=[96, 96, 32, 8, 8, 3])]
+    (tmp_path / "sm_90.json").write_text(json.dumps(bad))
+    with pytest.raises(SystemExit, match="does not build"):
+        build.tuning_entries([90], manifest.variants(), tmp_path)
+
+
+def test_table_json_layout(tmp_path):
+    # one entry per line, and the file parses back to the same table
+    from tritium import tune
+    table = _load(ROOT / "aot" / "tuning" / "sm_89.json")
+    text = tune.dumps(table)
+    assert json.loads(text) == table
+    assert text.count("\n") >= len(table["entries"])

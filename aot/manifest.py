@@ -85,7 +85,7 @@ TRIPLET_FWD = Kernel(
           ("partial_ptr", "*fp32"), ("saved_ptr", "*fp32"),
           ("N", "i32"), ("D", "i32"), ("chunk", "i32"),
           ("stride_a", "i64"), ("stride_p", "i64"), ("stride_n", "i64"),
-          ("margin", "fp32"), ("norm_p", "fp32"), ("inv_p", "fp32"), ("eps", "fp32"),
+          ("margin", "fp32"), ("norm_p", "fp32"), ("inv_p", "fp32"), ("eps", "fp32"), ("divisor", "fp32"),
           ("swap", "i32"), ("reduce", "i32"), ("save", "i32"), ("split", "i32")),
     params=("P_MODE", "ROWS", "BLOCK_D"),
     aligned_args=("a_ptr", "p_ptr", "n_ptr", "D", "chunk", "stride_a", "stride_p", "stride_n"),
@@ -178,8 +178,12 @@ TRIPLET_SPLIT_MAX = 256
 TRIPLET_FINISH_CONFIGS = ((256, 8), (64, 32), (8, TRIPLET_SPLIT_MAX))
 TRIPLET_SPLIT_BLOCK_D = 2048
 TRIPLET_SPLIT_PROGRAMS = 1024
+# mean/sum of at most this many elements per input, with rows that one row config holds
+# (ROWS >= N), run as one program that writes the final value: one launch instead of two
+TRIPLET_SINGLE_MAX_ELEMENTS = 65536
 CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TRIPLET_SPLIT_BLOCK_D,
-             "TRIPLET_SPLIT_PROGRAMS": TRIPLET_SPLIT_PROGRAMS}  # matmul's are added below
+             "TRIPLET_SPLIT_PROGRAMS": TRIPLET_SPLIT_PROGRAMS,
+             "TRIPLET_SINGLE_MAX_ELEMENTS": TRIPLET_SINGLE_MAX_ELEMENTS}  # matmul's are added below
 
 
 def triplet_row_configs(p_mode, aligned):
@@ -227,7 +231,8 @@ MATMUL_DIRECT_CONFIGS = {
     ("f32", 1): ((128, 128, 32, 8, 8, 3, ()), (16, 128, 32, 8, 4, 3, ()), (64, 128, 32, 8, 8, 3, ())),
     # fp16/bf16: the Hopper tile that reaches cuBLAS at 4096^3-8192^3, a 96 KB one, skinny
     ("16", 0): ((128, 256, 64, 8, 8, 4, HOPPER), (128, 128, 32, 8, 8, 4, ()), (16, 128, 64, 8, 4, 4, ()),
-                (64, 128, 64, 8, 8, 4, ()), (128, 64, 64, 8, 8, 4, ()), (64, 64, 128, 8, 8, 3, ())),
+                (64, 128, 64, 8, 8, 4, ()), (128, 64, 64, 8, 8, 4, ()), (64, 64, 128, 8, 8, 3, ()),
+                (64, 128, 64, 8, 8, 6, HOPPER)),  # skinny M streams B: deeper pipelining
 }
 MATMUL_PACKED_CONFIGS = {
     # (TF32, PROMOTE) per family

@@ -102,6 +102,26 @@ static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int aligned, i
     return best;
 }
 
+/* For mean/sum over few, short rows: the row-kernel variant whose ROWS holds all n rows
+ * (the widest BLOCK_D <= D among those), so that one program computes the final value and
+ * the reduce launch is saved; -1 if the batch is too big for one program to be quick. */
+static int pick_single(tritium_dtype dtype, int p_mode, int aligned, int64_t n, int64_t d) {
+    if (n * d > TRITIUM_TRIPLET_SINGLE_MAX_ELEMENTS) return -1;
+    int best = -1;
+    for (int pass = aligned ? 0 : 1; pass < 2 && best < 0; ++pass) {
+        for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i) {
+            const tritium_variant *v = &tritium_variants[i];
+            if (v->kernel != TRITIUM_K_TRIPLET_FWD || v->dtype != dtype || v->aligned != (pass == 0) ||
+                v->params[0] != p_mode || v->params[TRITIUM_P_TRIPLET_FWD_ROWS] < n)
+                continue;
+            int32_t block = v->params[TRITIUM_P_TRIPLET_FWD_BLOCK_D];
+            int32_t bb = best < 0 ? 0 : tritium_variants[best].params[TRITIUM_P_TRIPLET_FWD_BLOCK_D];
+            if (best < 0 || (block <= d ? (bb > d || block > bb) : (bb > d && block < bb))) best = i;
+        }
+    }
+    return best;
+}
+
 static int pick_reduce(tritium_dtype dtype) {
     for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i)
         if (tritium_variants[i].kernel == TRITIUM_K_TRIPLET_REDUCE && tritium_variants[i].dtype == dtype) return i;
@@ -206,10 +226,11 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
     const int p_mode = p_mode_of(p);
     int64_t splits, chunk;
     plan_split(n, d, &splits, &chunk);
-    int fwd = n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, aligned, d) : -1;
+    int single = reduce && splits == 1 && n > 0 ? pick_single(dtype, p_mode, aligned, n, d) : -1;
+    int fwd = single >= 0 ? single : n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, aligned, d) : -1;
     int fin = splits > 1 ? pick_finish(dtype, p_mode, splits) : -1;
-    int red = reduce && splits == 1 ? pick_reduce(dtype) : -1;
-    if ((n > 0 && fwd < 0) || (splits > 1 && fin < 0) || (reduce && splits == 1 && red < 0))
+    int red = reduce && splits == 1 && single < 0 ? pick_reduce(dtype) : -1;
+    if ((n > 0 && fwd < 0) || (splits > 1 && fin < 0) || (reduce && splits == 1 && single < 0 && red < 0))
         return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "this build has no triplet kernel for dtype %d, p %g",
                             (int)dtype, (double)p);
     int32_t rows = fwd >= 0 ? tritium_variants[fwd].params[TRITIUM_P_TRIPLET_FWD_ROWS] : 1;
@@ -225,13 +246,14 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
     float norm_p = p, inv_p = 1.0f / p, divisor = reduction == TRITIUM_REDUCTION_MEAN ? (float)n : 1.0f;
     if (n > 0) {
         /* _triplet_fwd_kernel(a_ptr, p_ptr, n_ptr, out_ptr, partial_ptr, saved_ptr, N, D, chunk,
-         *                     stride_a, stride_p, stride_n, margin, norm_p, inv_p, eps,
-         *                     swap, reduce, save, split, P_MODE, ROWS, BLOCK_D) */
+         *                     stride_a, stride_p, stride_n, margin, norm_p, inv_p, eps, divisor,
+         *                     swap, reduce, save, split, P_MODE, ROWS, BLOCK_D); a one-program
+         *                     grid with reduce writes the final value to out itself */
         CUdeviceptr a_ = (CUdeviceptr)anchor, p_ = (CUdeviceptr)positive, n_ = (CUdeviceptr)negative;
         int32_t d32 = (int32_t)d, chunk32 = (int32_t)chunk, split32 = splits > 1;
         int32_t fwd_reduce = splits > 1 ? 0 : reduce32, fwd_save = splits > 1 ? 0 : save32;
         void *args[] = {&a_, &p_, &n_, &o_, &w_, &sv_, &n32, &d32, &chunk32, &st[0], &st[1], &st[2],
-                        &margin, &norm_p, &inv_p, &eps, &swap32, &fwd_reduce, &fwd_save, &split32};
+                        &margin, &norm_p, &inv_p, &eps, &divisor, &swap32, &fwd_reduce, &fwd_save, &split32};
         s = tritium_launch(&call, fwd, splits > 1 ? (unsigned)n : grid, (unsigned)splits, args,
                            (int)(sizeof args / sizeof args[0]));
     }
@@ -241,7 +263,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
         int32_t s32 = (int32_t)splits;
         void *args[] = {&w_, &o_, &sv_, &n32, &s32, &margin, &norm_p, &inv_p, &divisor, &swap32, &reduce32, &save32};
         s = tritium_launch(&call, fin, 1, 1, args, (int)(sizeof args / sizeof args[0]));
-    } else if (s == TRITIUM_SUCCESS && reduce) {
+    } else if (s == TRITIUM_SUCCESS && reduce && grid != 1) {
         /* _triplet_reduce_kernel(partial_ptr, out_ptr, count, divisor, BLOCK) */
         int32_t count = n > 0 ? (int32_t)grid : 0;
         void *args[] = {&w_, &o_, &count, &divisor};

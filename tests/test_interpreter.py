@@ -147,7 +147,7 @@ def triplet_launch(a, p, n, *, margin, pnorm, swap, reduction, eps=1e-6, rows=RO
         partial = torch.full((N * S * 8,), float("nan"), dtype=torch.float32)
         _triplet_fwd_kernel[(N, S)](
             a, p, n, out, partial, saved, N, D, chunk, *strides, float(margin), float(norm_p), float(inv_p),
-            float(eps), int(swap), 0, 0, 1, P_MODE=P_MODE, ROWS=1, BLOCK_D=block_d)
+            float(eps), divisor, int(swap), 0, 0, 1, P_MODE=P_MODE, ROWS=1, BLOCK_D=block_d)
         _triplet_finish_kernel[(1,)](
             partial, out, saved, N, S, float(margin), float(norm_p), float(inv_p), divisor, int(swap), reduce,
             save, P_MODE=P_MODE, ROWS=rows, BLOCK_S=triton.next_power_of_2(S))
@@ -157,8 +157,10 @@ def triplet_launch(a, p, n, *, margin, pnorm, swap, reduction, eps=1e-6, rows=RO
         if programs > 0:
             _triplet_fwd_kernel[(programs, 1)](
                 a, p, n, out, partial, saved, N, D, D, *strides, float(margin), float(norm_p), float(inv_p),
-                float(eps), int(swap), reduce, save, 0, P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d)
-        if reduce:
+                float(eps), divisor, int(swap), reduce, save, 0, P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d)
+        if reduce and programs == 1:  # one program wrote the final value itself: no reduce launch
+            assert torch.isnan(partial).all(), "a one-program grid wrote a partial"
+        elif reduce:
             if programs > 0:
                 assert not torch.isnan(partial).any(), f"unwritten partial sums: {partial}"
             _triplet_reduce_kernel[(1,)](partial, out, programs, divisor, BLOCK=red_block)

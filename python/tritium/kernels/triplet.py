@@ -174,6 +174,7 @@ def _triplet_fwd_kernel(
     N, D, chunk, stride_a, stride_p, stride_n,
     # scalars
     margin, norm_p, inv_p, eps,
+    divisor,                      # N for 'mean', 1 for 'sum' (used by a one-program grid)
     swap, reduce, save, split,    # 0/1 flags
     # meta
     P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr,
@@ -218,7 +219,13 @@ def _triplet_fwd_kernel(
         loss = _finish_rows(r_ap, r_an, r_pn, c_ap, c_an, c_pn, row_ok, saved_ptr, rows,
                             margin, norm_p, inv_p, swap, save, P_MODE)
         if reduce != 0:
-            tl.store(partial_ptr + tl.program_id(0), tl.sum(tl.where(row_ok, loss, 0.0), axis=0))
+            total = tl.sum(tl.where(row_ok, loss, 0.0), axis=0)
+            if tl.num_programs(0) == 1:
+                # every row in this one program: the final value, as the reduce kernel
+                # would compute it from this one partial (same bits, one launch fewer)
+                tl.store(out_ptr, (total / divisor).to(out_ptr.dtype.element_ty))
+            else:
+                tl.store(partial_ptr + tl.program_id(0), total)
         else:
             tl.store(out_ptr + rows, loss.to(out_ptr.dtype.element_ty), mask=row_ok)
 

@@ -29,10 +29,16 @@ typedef struct mm_plan {
 /* the config a tuning tool forces on this thread (path 0: none) */
 static _Thread_local struct { int path; int32_t cfg[6]; int32_t split; } forced;
 
-static size_t round256(size_t x) { return (x + 255) / 256 * 256; }
+/* a * b + c in size_t; 0 on overflow */
+static int size_mad(size_t a, size_t b, size_t c, size_t *out) {
+    size_t ab;
+    return !__builtin_mul_overflow(a, b, &ab) && !__builtin_add_overflow(ab, c, out);
+}
 
-/* Fills the plan's sizes for variant v (path and split as asked; split clamped to K). */
-static void plan_sizes(const mm_problem *p, int v, int packed, int split, mm_plan *pl) {
+/* Fills the plan's sizes for variant v (path and split as asked; split clamped to K).
+ * Returns 0 if the plan cannot be used: its workspace would not fit in a size_t, or its
+ * K split would not fit a grid (65535). */
+static int plan_sizes(const mm_problem *p, int v, int packed, int split, mm_plan *pl) {
     const tritium_variant *var = &tritium_variants[v];
     size_t elem = tritium_dtype_size(p->dtype);
     int64_t bk = packed ? var->params[TRITIUM_P_MATMUL_PACKED_BLOCK_K] : var->params[TRITIUM_P_MATMUL_BLOCK_K];
@@ -50,13 +56,20 @@ static void plan_sizes(const mm_problem *p, int v, int packed, int split, mm_pla
     pl->chunk = ((blocks + s - 1) / s) * bk;
     pl->split = (int)(pl->chunk > 0 ? (kk + pl->chunk - 1) / pl->chunk : 1);
     if (pl->split < 1) pl->split = 1;
-    size_t off = 0;
+    if (pl->split > 65535) return 0;
+    size_t off = 0, a_bytes, b_bytes, mn;
     if (packed) {
-        pl->b_offset = round256((size_t)(p->m * pl->kp) * elem);
-        off = pl->b_offset + round256((size_t)(p->n * pl->kp) * elem);
+        if (!size_mad((size_t)(p->m * pl->kp), elem, 255, &a_bytes) ||
+            !size_mad((size_t)(p->n * pl->kp), elem, 255, &b_bytes) || !size_mad(a_bytes / 256, 256, 0, &a_bytes) ||
+            !size_mad(b_bytes / 256, 256, a_bytes, &off))
+            return 0;
+        pl->b_offset = a_bytes;
     }
     pl->part_offset = off;
-    pl->bytes = off + (pl->split > 1 ? (size_t)pl->split * (size_t)(p->m * p->n) * sizeof(float) : 0);
+    if (!size_mad((size_t)p->m, (size_t)p->n, 0, &mn) ||
+        !size_mad(pl->split > 1 ? (size_t)pl->split * sizeof(float) : 0, mn, off, &pl->bytes))
+        return 0;
+    return 1;
 }
 
 /* The variant of `kernel` for this dtype whose params are lead[] then cfg's tile
@@ -130,9 +143,7 @@ static int choose(const tritium_call *call, const mm_problem *p, int arch, size_
         int32_t plead[3] = {p->dtype == TRITIUM_FLOAT32, p->dtype == TRITIUM_FLOAT32 && p->prec == 0, c_unit};
         int v = packed ? find_variant(TRITIUM_K_MATMUL_PACKED, p, p->c_layout, plead, 3, forced.cfg)
                        : find_variant(TRITIUM_K_MATMUL, p, p->layout, lead, 4, forced.cfg);
-        if (v < 0 || !usable(call, p, v, packed, forced.split)) return 0;
-        plan_sizes(p, v, packed, forced.split, out);
-        return 1;
+        return v >= 0 && usable(call, p, v, packed, forced.split) && plan_sizes(p, v, packed, forced.split, out);
     }
     double best_d = INFINITY;
     int found = 0;
@@ -144,8 +155,7 @@ static int choose(const tritium_call *call, const mm_problem *p, int arch, size_
         int v = t->variant[t->packed ? p->c_layout : p->layout];
         if (v < 0 || !usable(call, p, v, t->packed, t->split)) continue;
         mm_plan pl;
-        plan_sizes(p, v, t->packed, t->split, &pl);
-        if (pl.bytes > ws_bytes) continue;
+        if (!plan_sizes(p, v, t->packed, t->split, &pl) || pl.bytes > ws_bytes) continue;
         double d = fabs(log((double)p->m / t->m)) + fabs(log((double)p->n / t->n)) +
                    fabs(log((double)(p->k > 0 ? p->k : 1) / t->k)) + 0.25 * (t->aligned != (p->layout == 2));
         if (d < best_d) { best_d = d; *out = pl; found = 1; }
@@ -158,8 +168,7 @@ static int choose(const tritium_call *call, const mm_problem *p, int arch, size_
             if (v->dtype != p->dtype || v->params[TRITIUM_P_MATMUL_PRECISION] != p->prec || v->aligned != (layout == 2) ||
                 v->params[TRITIUM_P_MATMUL_A_K1] != (layout > 0) || !usable(call, p, i, 0, 1))
                 continue;
-            plan_sizes(p, i, 0, 1, out);
-            return 1;
+            if (plan_sizes(p, i, 0, 1, out)) return 1;
         }
     }
     return 0;
@@ -285,7 +294,7 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
         tritium_call_end(&call);
         if (forced.path)
             return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "the forced matmul config is not shipped for this "
-                                "device, dtype and layout");
+                                "device, dtype and layout, or its K split or workspace is out of range");
         return tritium_fail(TRITIUM_ERROR_NO_KERNEL_IMAGE, "no matmul kernel of this build runs on sm_%d for dtype %d",
                             call.arch, (int)dtype);
     }

@@ -113,6 +113,11 @@ int main(void) {
         CHECK(none == 0, "m = 0 workspace %zu", none);
         expect(tritium_matmul_workspace_size(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 4, 4, INT64_C(1) << 30, &hi),
                TRITIUM_ERROR_NOT_SUPPORTED, "2^31", "matmul workspace k too large");
+        /* the largest shapes: plans whose workspace would overflow a size_t are never offered */
+        expect(tritium_matmul_workspace_size(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGHEST, INT32_MAX, INT32_MAX,
+                                             INT32_MAX / 3, &hst),
+               TRITIUM_SUCCESS, NULL, "matmul workspace of the largest shape");
+        CHECK(hst < SIZE_MAX, "largest shape workspace %zu", hst);
     }
     /* zero-size problems succeed without touching the device */
     expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 0, 4, 4, NULL, 4, 1, p, 4, 1, NULL, 4, 1, NULL, 0,

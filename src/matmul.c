@@ -288,7 +288,7 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
                                    p.sam % 16 == 0 && p.sbk % 16 == 0 ? 2 : 1;
 
     tritium_call call;
-    if ((s = tritium_call_begin(&call, stream, a ? a : b))) return s;
+    if ((s = tritium_call_begin(&call, stream, k > 0 ? a : c))) return s;
     mm_plan pl;
     if (!choose(&call, &p, tritium_forced_arch() ? tritium_forced_arch() : call.arch, workspace_bytes, &pl)) {
         tritium_call_end(&call);

@@ -80,3 +80,21 @@ def test_table_json_layout(tmp_path):
     text = tune.dumps(table)
     assert json.loads(text) == table
     assert text.count("\n") >= len(table["entries"])
+
+
+def test_tune_cli_without_gpu_or_with_bad_arguments(tmp_path):
+    # no device: a clear message and exit status 1, no table written; --derive needs --from
+    import subprocess
+    env = dict(__import__("os").environ, PYTHONPATH=str(ROOT / "python"), CUDA_VISIBLE_DEVICES="")
+    out = tmp_path / "t.json"
+    r = subprocess.run([sys.executable, "-m", "tritium", "tune", "--out", str(out)], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "no CUDA device" in r.stderr and not out.exists()
+    r = subprocess.run([sys.executable, "-m", "tritium", "tune", "--derive", "89"], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "--from" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "tritium", "tune", "--derive", "89", "--from",
+                        str(ROOT / "aot" / "tuning" / "sm_90.json"), "--out", str(out)], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["entries"] == _load(ROOT / "aot" / "tuning" / "sm_89.json")["entries"]

@@ -185,10 +185,10 @@ def dumps(table):
 
 
 def main(argv=None, prog=None):
-    ap = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0].replace("\n", " "))
     ap.add_argument("--out", type=Path, help="the table to write (default aot/tuning/sm_<arch>.json)")
     ap.add_argument("--quick", action="store_true", help="four shapes only (a smoke run)")
-    ap.add_argument("--dtypes", default="f32,bf16,f16")
+    ap.add_argument("--dtypes", default="f32,bf16,f16", help="comma-separated subset of f32,bf16,f16 to measure")
     ap.add_argument("--derive", type=int, metavar="ARCH", help="derive ARCH's table from --from, measure nothing")
     ap.add_argument("--from", dest="src", type=Path, help="the measured table --derive starts from")
     args = ap.parse_args(argv)

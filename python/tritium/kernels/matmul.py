@@ -9,7 +9,7 @@ Two paths, chosen per call by the runtime (src/matmul.c) from the tuning table:
   scratch, and with `split` > 1 it cuts K into ranges whose fp32 partial products go to
   the workspace and are added up, in a fixed order, by `_matmul_reduce_kernel` (skinny
   outputs and long K: more programs than output tiles). fp32 'high' rounds the operands
-  inside the K loop, 'highest' uses fp32 FMA products.
+  inside the K loop, 'highest' uses fp32 FMA products summed per K step, then added to the total.
 * packed, `_matmul_pack_kernel` then `_matmul_packed_kernel`: both operands are first
   copied into the workspace as K-major rows (A as M x Kp, B transposed to N x Kp) with
   row strides that are multiples of 64 elements and zeros past K. The product then runs
@@ -64,6 +64,14 @@ def _tile_ids(M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.co
     pid_m = first_m + (pid % group_size) % group_rows
     pid_n = (pid % group_size) // group_rows
     return pid_m, pid_n
+
+
+@triton.jit
+def _opaque_zeros(M, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Zeros the compiler cannot see through (M >= 0 at run time), for a product's fresh
+    accumulator: with literal zeros it folds `acc + dot(a, b, 0)` back into
+    `dot(a, b, acc)`, one long accumulation chain."""
+    return tl.full((BLOCK_M, BLOCK_N), tl.where(M < 0, 1.0, 0.0), dtype=tl.float32)
 
 
 @triton.jit
@@ -127,6 +135,7 @@ def _matmul_kernel(
     # already respects): K's divisibility then tells the compiler the mask is uniform
     # over aligned groups, which keeps the loads vectorized
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    zero = _opaque_zeros(M, BLOCK_M, BLOCK_N)
     for kk in range(0, tl.cdiv(tl.minimum(k_chunk, K - k_lo), BLOCK_K)):
         k_left = K - k_lo - kk * BLOCK_K
         a = tl.load(a_ptrs, mask=offs_k[None, :] < k_left, other=0.0)
@@ -135,7 +144,9 @@ def _matmul_kernel(
             if PRECISION == 1:
                 acc = tl.dot(_round_to_tf32(a), _round_to_tf32(b), acc, input_precision="tf32")
             else:
-                acc = tl.dot(a, b, acc, input_precision="ieee")
+                # FMA products: each K step summed on its own, then added to the total,
+                # so no output is one chain of K sequential adds (error ~ K * eps)
+                acc += tl.dot(a, b, zero, input_precision="ieee")
         else:
             acc = tl.dot(a, b, acc)
         a_ptrs += step_a
@@ -215,9 +226,7 @@ def _matmul_packed_kernel(
     b_ptrs = b_ptr + offs_n[:, None].to(tl.int64) * ldb + offs_k[None, :]
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     if PROMOTE:
-        # a zero the compiler cannot see through, so that it does not fold the add below
-        # back into the product's own accumulator
-        zero = tl.full((BLOCK_M, BLOCK_N), tl.where(M < 0, 1.0, 0.0), dtype=tl.float32)
+        zero = _opaque_zeros(M, BLOCK_M, BLOCK_N)
     for _ in range(0, tl.cdiv(k_hi - k_lo, BLOCK_K)):
         a = tl.load(a_ptrs)
         b = tl.load(b_ptrs)

@@ -164,6 +164,26 @@ def test_c_api_test_program(program):
     assert "FAIL" not in p.stdout
 
 
+# ---- c2. the C++ header: inline over the C ABI, strict C++14 and C++20 ---------------------------
+
+@pytest.mark.parametrize("std", ["c++14", "c++20"])
+def test_cpp_header_program(tmp_path, std):
+    exe = tmp_path / "cpp_api_test"
+    p = _run([_tool("g++"), "-std=" + std, "-Wall", "-Wextra", "-Werror", "-pedantic", "-H", "-I", REPO / "include",
+              REPO / "tests" / "c" / "cpp_api_test.cpp", "-o", exe, "-L", BUILD, "-ltritium",
+              "-Wl,-rpath," + str(BUILD)])
+    included = [ln.lstrip(". ") for ln in p.stderr.splitlines() if ln.startswith(".")]
+    assert any(h.endswith("tritium.hpp") for h in included)
+    assert not [h for h in included if "cuda" in Path(h).name.lower()], included
+    run = _run([exe], timeout=60)
+    lines = run.stdout.strip().splitlines()
+    assert lines and lines[-1] == "PASSED", run.stdout
+    # header-only: the program defines none of the C API's symbols itself, it calls the library's
+    own = [n for n in _nm_names(["--defined-only", exe]) if n.startswith("tritium_")]
+    assert own == [], own
+    assert set(_header_functions()) >= {n for n in _nm_names(["--undefined-only", exe]) if n.startswith("tritium_")}
+
+
 # ---- d. the shipped images: each is what the manifest says it is --------------------------------
 
 EM_CUDA = 190
@@ -344,6 +364,7 @@ def test_install_and_examples(tmp_path):
     _run([cmake, "--install", BUILD, "--prefix", prefix])
 
     assert (prefix / "include" / "tritium.h").read_text() == HEADER.read_text()
+    assert (prefix / "include" / "tritium.hpp").read_text() == (REPO / "include" / "tritium.hpp").read_text()
     lib = prefix / "lib"
     assert (lib / "libtritium.so").is_symlink() and (lib / "libtritium.so.0").is_symlink()
     assert len(list(lib.glob("libtritium.so.0.*"))) == 1

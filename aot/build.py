@@ -237,23 +237,18 @@ def tuning_entries(archs, variants, tuning_dir=TUNING_DIR):
             dtype = e["dtype"]
             prec = PRECISIONS[e["precision"]] if dtype == "f32" else 0
 
-            def find(kernel, aligned, lead):
-                for vi, v in enumerate(variants):
-                    if (v.kernel is kernel and v.dtype == dtype and v.aligned == aligned and v.for_arch(arch)
-                            and tuple(v.params[:len(lead)]) == lead and tuple(v.params[len(lead):]) == cfg[:4]
-                            and (v.num_warps, v.num_stages) == cfg[4:]):
-                        return vi
-                raise SystemExit(f"aot/build.py: {path.name} entry {i}: no {kernel.name} variant for {dtype} "
+            want = (e["path"], dtype, prec, cfg)
+            vs = [-1] * len(manifest.MATMUL_LAYOUTS)
+            for vi, v in enumerate(variants):
+                if v.for_arch(arch) and manifest.matmul_config(v) == want:
+                    vs[manifest.matmul_layout(v)] = vi
+            if -1 in vs:
+                raise SystemExit(f"aot/build.py: {path.name} entry {i}: no {e['path']} matmul variant for {dtype} "
                                  f"config {cfg} on sm_{arch}: the table names a config the manifest does not build")
-            if e["path"] == "packed":
-                lead = (1, int(prec == 0)) if dtype == "f32" else (0, 0)
-                vs = tuple(find(manifest.MATMUL_PACKED, al, lead + (unit,)) for unit, al in manifest.MATMUL_LAYOUTS)
-            else:
-                vs = tuple(find(manifest.MATMUL, al, (prec, unit, unit, unit)) for unit, al in manifest.MATMUL_LAYOUTS)
             out.append({"arch": arch, "dtype": manifest.DTYPE_IDS[dtype], "precision": prec,
                         "packed": int(e["path"] == "packed"), "aligned": int(bool(e["aligned"])),
                         "m": int(e["m"]), "n": int(e["n"]), "k": int(e["k"]), "split": int(e["split"]),
-                        "variants": vs})
+                        "variants": tuple(vs)})
     return out
 
 

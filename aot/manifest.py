@@ -255,6 +255,25 @@ def _family(dtype):
     return "f32" if dtype == "f32" else "16"
 
 
+def matmul_config(v):
+    """How the tuning tables name a matmul variant's config: (path, dtype, precision, tile)
+    with path 'direct' or 'packed', precision 1 'high' / 0 'highest' (0 for fp16/bf16) and
+    tile (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages); None for other kernels."""
+    if v.kernel is MATMUL:
+        path, prec = "direct", v.params[0]
+    elif v.kernel is MATMUL_PACKED:
+        path, prec = "packed", 1 - v.params[1]  # PROMOTE is 'highest'
+    else:
+        return None
+    return path, v.dtype, prec if v.dtype == "f32" else 0, tuple(v.params[-4:]) + (v.num_warps, v.num_stages)
+
+
+def matmul_layout(v):
+    """The layout class (MATMUL_LAYOUTS index) a matmul or matmul_packed variant serves."""
+    unit = dict(zip(v.kernel.params, v.params))["A_K1" if v.kernel is MATMUL else "C_N1"]
+    return MATMUL_LAYOUTS.index((unit, v.aligned))
+
+
 def matmul_variants():
     out = []
     for dtype in DTYPES:

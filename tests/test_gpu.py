@@ -398,14 +398,15 @@ def test_matmul_sweep(dtype, precision, tol, workspace):
 
 
 def _shipped_matmul_configs():
+    """(path: 1 direct / 2 packed, dtype, precision, tile, archs) of every matmul config."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aot"))
     import manifest
     out = []
     for v in manifest.matmul_variants():
-        if v.kernel.name in ("matmul", "matmul_packed"):
-            path = 1 if v.kernel.name == "matmul" else 2
-            prec = (v.params[0] if path == 1 else 1 - v.params[1]) if v.dtype == "f32" else 0
-            cfg = (path, v.dtype, prec, tuple(v.params[-4:]) + (v.num_warps, v.num_stages), v.archs)
+        key = manifest.matmul_config(v)
+        if key is not None:
+            path, dtype, prec, tile = key
+            cfg = (1 if path == "direct" else 2, dtype, prec, tile, v.archs)
             if cfg not in out:
                 out.append(cfg)
     return out

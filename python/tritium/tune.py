@@ -44,15 +44,12 @@ def _manifest():
 
 def _configs(arch):
     """(path, dtype, precision, config) of every matmul config aot/manifest.py builds for
-    `arch` (precision: 1 'high', 0 'highest'; 0 for fp16/bf16)."""
+    `arch` (manifest.matmul_config: precision 1 'high', 0 'highest'; 0 for fp16/bf16)."""
+    manifest = _manifest()
     out = []
-    for v in _manifest().matmul_variants():
-        if v.kernel.name not in ("matmul", "matmul_packed") or not v.for_arch(arch):
-            continue
-        path = "direct" if v.kernel.name == "matmul" else "packed"
-        prec = (v.params[0] if path == "direct" else 1 - v.params[1]) if v.dtype == "f32" else 0
-        key = (path, v.dtype, prec, tuple(v.params[-4:]) + (v.num_warps, v.num_stages))
-        if key not in out:
+    for v in manifest.matmul_variants():
+        key = manifest.matmul_config(v)
+        if key is not None and v.for_arch(arch) and key not in out:
             out.append(key)
     return out
 

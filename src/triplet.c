@@ -80,9 +80,10 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_saved_size(int64_t n, flo
     return TRITIUM_SUCCESS;
 }
 
-/* The row-kernel variant of `kernel` for this call: matching dtype, norm and alignment, and
- * the widest BLOCK_D not wider than D needs (rounded up to a power of two). */
-static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int aligned, int64_t d) {
+/* The row-kernel variant of `kernel` for this call: matching dtype, norm and alignment,
+ * ROWS >= min_rows, and the widest BLOCK_D not wider than D needs (rounded up to a power of
+ * two); -1 if none. */
+static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int aligned, int64_t d, int64_t min_rows) {
     int64_t want = 1;
     while (want < d) want <<= 1;
     int best = -1;
@@ -91,7 +92,9 @@ static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int aligned, i
         int al = pass == 0;
         for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i) {
             const tritium_variant *v = &tritium_variants[i];
-            if (v->kernel != kernel || v->dtype != dtype || v->aligned != al || v->params[0] != p_mode) continue;
+            if (v->kernel != kernel || v->dtype != dtype || v->aligned != al || v->params[0] != p_mode ||
+                v->params[1] < min_rows)
+                continue;
             int32_t block = v->params[2];
             /* prefer the widest block <= want; if none is that narrow, the narrowest */
             int better = best < 0 || (block <= want ? (best_block > want || block > best_block)
@@ -102,24 +105,12 @@ static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int aligned, i
     return best;
 }
 
-/* For mean/sum over few, short rows: the row-kernel variant whose ROWS holds all n rows
- * (the widest BLOCK_D <= D among those), so that one program computes the final value and
- * the reduce launch is saved; -1 if the batch is too big for one program to be quick. */
+/* For mean/sum over few, short rows: the forward variant whose ROWS holds all n rows, so
+ * that one program computes the final value and the reduce launch is saved; -1 if the
+ * batch is too big for one program to be quick, or no config holds it. */
 static int pick_single(tritium_dtype dtype, int p_mode, int aligned, int64_t n, int64_t d) {
     if (n * d > TRITIUM_TRIPLET_SINGLE_MAX_ELEMENTS) return -1;
-    int best = -1;
-    for (int pass = aligned ? 0 : 1; pass < 2 && best < 0; ++pass) {
-        for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i) {
-            const tritium_variant *v = &tritium_variants[i];
-            if (v->kernel != TRITIUM_K_TRIPLET_FWD || v->dtype != dtype || v->aligned != (pass == 0) ||
-                v->params[0] != p_mode || v->params[TRITIUM_P_TRIPLET_FWD_ROWS] < n)
-                continue;
-            int32_t block = v->params[TRITIUM_P_TRIPLET_FWD_BLOCK_D];
-            int32_t bb = best < 0 ? 0 : tritium_variants[best].params[TRITIUM_P_TRIPLET_FWD_BLOCK_D];
-            if (best < 0 || (block <= d ? (bb > d || block > bb) : (bb > d && block < bb))) best = i;
-        }
-    }
-    return best;
+    return pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, aligned, d, n);
 }
 
 static int pick_reduce(tritium_dtype dtype) {
@@ -227,7 +218,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
     int64_t splits, chunk;
     plan_split(n, d, &splits, &chunk);
     int single = reduce && splits == 1 && n > 0 ? pick_single(dtype, p_mode, aligned, n, d) : -1;
-    int fwd = single >= 0 ? single : n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, aligned, d) : -1;
+    int fwd = single >= 0 ? single : n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, aligned, d, 1) : -1;
     int fin = splits > 1 ? pick_finish(dtype, p_mode, splits) : -1;
     int red = reduce && splits == 1 && single < 0 ? pick_reduce(dtype) : -1;
     if ((n > 0 && fwd < 0) || (splits > 1 && fin < 0) || (reduce && splits == 1 && single < 0 && red < 0))
@@ -334,7 +325,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
     const int p_mode = p_mode_of(p);
     int64_t splits, chunk;
     plan_split(n, d, &splits, &chunk);
-    int v = pick_rows(TRITIUM_K_TRIPLET_BWD, dtype, p_mode, aligned, d);
+    int v = pick_rows(TRITIUM_K_TRIPLET_BWD, dtype, p_mode, aligned, d, 1);
     if (v < 0)
         return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "this build has no triplet backward kernel for dtype %d, "
                             "p %g", (int)dtype, (double)p);

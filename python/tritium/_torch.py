@@ -1,8 +1,25 @@
-"""What the torch-facing wrappers share: dtype mapping, checks that name the argument,
-the current stream, and workspace allocation."""
+"""What the torch-facing wrappers share: the `tritium` custom-op library, dtype mapping,
+checks that name the argument, the current stream, and workspace allocation."""
 import torch
 
 from ._lib import ffi, lib
+
+# torch.ops.tritium.*: each op's schema is defined and its CUDA kernel registered next to its
+# wrapper (triplet.py, matmul.py), with a fake implementation and autograd.
+LIBRARY = torch.library.Library("tritium", "DEF")
+
+
+def define(schema):
+    LIBRARY.define(schema)
+
+
+def impl(name):
+    """Decorator: `fn` is the CUDA implementation of torch.ops.tritium.<name>."""
+    def register(fn):
+        LIBRARY.impl(name, fn, "CUDA")
+        return fn
+    return register
+
 
 DTYPES = {torch.float32: lib.TRITIUM_FLOAT32, torch.float16: lib.TRITIUM_FLOAT16,
           torch.bfloat16: lib.TRITIUM_BFLOAT16}

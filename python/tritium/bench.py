@@ -1,7 +1,8 @@
 """Benchmarks: tritium against torch eager, torch.compile and cuBLAS, in one process.
 
-    python -m tritium bench [triplet|matmul|all] [--json FILE] [--quick]
-    python bench/bench.py   [triplet|matmul|all] [--json FILE] [--quick]     (the same)
+    python -m tritium bench [triplet|matmul|all] [--json FILE] [--quick] [--plot FILE.png]
+    python -m tritium bench --from bench-all.json --plot chart.png    (redraw, no GPU needed)
+    python bench/bench.py   ...                                       (the same)
 
 Method.
 
@@ -28,8 +29,15 @@ for the forward and 2 for forward+backward (autograd runs the backward as its ow
 "x floor" = tritium time / floor. matmul rows show the library's rates beside cuBLAS,
 with both results' relative errors against fp64.
 
-Results print one line per row as they complete, then a markdown table; the JSON goes to
---json FILE, else bench-<op>.json in the current directory.
+matmul's ceiling per mode (dtype and precision) is measured too: the best rate of cuBLAS
+(torch.matmul) on an 8192^3 product of that mode, or any rate seen in the run if higher.
+"eager" for matmul is torch.matmul, which is cuBLAS; "compile" is torch.compile of it.
+
+Results print one line per row as they complete, with a [row/total] count, then markdown
+tables; the JSON goes to --json FILE, else bench-<op>.json in the current directory.
+--plot FILE.png draws a chart per op (fraction of the measured ceiling per shape for each
+implementation; needs matplotlib); --from JSON redraws the tables and chart of an earlier
+run without a GPU.
 """
 import argparse
 import importlib.metadata
@@ -182,6 +190,7 @@ def bench_triplet(quick):
     if quick:
         shapes = [(256, 128), (4096, 512), (32768, 8192)]
     rows = []
+    total = 2 * 2 * len(shapes)
     for dtype in (torch.float32, torch.bfloat16):
         elem = torch.tensor([], dtype=dtype).element_size()
         g = torch.ones((), dtype=dtype, device="cuda")
@@ -211,7 +220,7 @@ def bench_triplet(quick):
                 res["ok_compile"] = t <= res["compile_us"] * 1.0
                 res["ok_floor"] = res["ratio_floor"] <= 1.15
                 rows.append(res)
-                print(f"triplet {res['dtype']:>8} {res['shape']:>12} {mode:>7}  tritium {t:9.2f} us "
+                print(f"[{len(rows)}/{total}] triplet {res['dtype']:>8} {res['shape']:>12} {mode:>7}  tritium {t:9.2f} us "
                       f"{res['gbs']:6.0f} GB/s {res['pct_ceiling']:5.1f}%  floor {res['floor_us']:9.2f} "
                       f"x{res['ratio_floor']:<5.2f} eager {res['eager_us']:9.2f} x{res['vs_eager']:<5.2f} "
                       f"compile {res['compile_us']:9.2f} x{res['vs_compile']:<5.2f} "
@@ -244,6 +253,17 @@ def triplet_table(rows):
     return "\n".join(lines)
 
 
+def _matmul_ceiling(dtype, precision):
+    """cuBLAS's rate (TFLOP/s) on an 8192^3 product in this mode: the measured ceiling."""
+    size = 8192
+    sets = input_sets(lambda: (torch.rand(size, size, device="cuda", dtype=dtype),
+                               torch.rand(size, size, device="cuda", dtype=dtype)), 2 * size * size * 4)[:2]
+    us = device_us(torch.matmul, sets, reps=15)
+    del sets
+    torch.cuda.empty_cache()
+    return 2 * size ** 3 / us / 1e6
+
+
 def bench_matmul(quick):
     # (M, K, N, operands stored transposed): the seed shape, squares, the seed shape
     # transposed (both its dims and its operands' storage), skinny M, long K
@@ -256,8 +276,13 @@ def bench_matmul(quick):
              ("bf16", torch.bfloat16, "highest")]
     rows = []
     prev = torch.get_float32_matmul_precision()
+    total = len(modes) * len(shapes)
     try:
         for label, dtype, precision in modes:
+            torch.set_float32_matmul_precision(precision)
+            ceiling = _matmul_ceiling(dtype, precision)
+            print(f"matmul {label}: ceiling (cuBLAS 8192^3) {ceiling:.1f} TF/s", flush=True)
+            mode_rows = []
             for m, k, n, trans in shapes:
                 flops = 2 * m * n * k
                 nbytes = (m * k + k * n) * torch.tensor([], dtype=dtype).element_size()
@@ -267,26 +292,113 @@ def bench_matmul(quick):
                         return torch.rand(c, r, device="cuda", dtype=dtype).t()
                     return torch.rand(r, c, device="cuda", dtype=dtype)
                 sets = input_sets(lambda: (operand(m, k), operand(k, n)), nbytes)
-                torch.set_float32_matmul_precision(precision)
+                torch._dynamo.reset()
+                compiled = torch.compile(torch.matmul, dynamic=False)
                 t_us = device_us(lambda a, b: tritium.matmul(a, b, precision=precision), sets)
                 c_us = device_us(torch.matmul, sets)
+                comp_us = device_us(compiled, sets)
                 a, b = sets[0]
                 ref = a.double() @ b.double()
                 err_t = ((tritium.matmul(a, b, precision=precision).double() - ref).norm() / ref.norm()).item()
                 err_c = ((torch.matmul(a, b).double() - ref).norm() / ref.norm()).item()
                 res = {"op": "matmul", "mode": label, "shape": f"{m}x{k}x{n}" + ("T" if trans else ""),
-                       "tritium_us": t_us,
-                       "cublas_us": c_us, "tritium_tflops": flops / t_us / 1e6, "cublas_tflops": flops / c_us / 1e6,
-                       "ratio": c_us / t_us, "err_tritium": err_t, "err_cublas": err_c}
-                rows.append(res)
-                print(f"matmul {label:>12} {res['shape']:>18}  tritium {res['tritium_tflops']:7.1f} TF/s  "
-                      f"cuBLAS {res['cublas_tflops']:7.1f} TF/s  x{res['ratio']:.2f}  err {err_t:.1e} "
+                       "flops": flops, "tritium_us": t_us, "cublas_us": c_us, "compile_us": comp_us,
+                       "tritium_tflops": flops / t_us / 1e6, "cublas_tflops": flops / c_us / 1e6,
+                       "compile_tflops": flops / comp_us / 1e6,
+                       "ratio": c_us / t_us, "vs_compile": comp_us / t_us, "err_tritium": err_t, "err_cublas": err_c}
+                mode_rows.append(res)
+                print(f"[{len(rows) + len(mode_rows)}/{total}] matmul {label:>12} {res['shape']:>18}  "
+                      f"tritium {res['tritium_tflops']:7.1f} TF/s  cuBLAS {res['cublas_tflops']:7.1f} TF/s  "
+                      f"x{res['ratio']:.2f}  compile {res['compile_tflops']:7.1f} TF/s  err {err_t:.1e} "
                       f"(cuBLAS {err_c:.1e})", flush=True)
-                del sets, ref
+                del sets, ref, compiled
                 torch.cuda.empty_cache()
+            best = max([ceiling] + [r[f + "_tflops"] for r in mode_rows for f in ("tritium", "cublas", "compile")])
+            for r in mode_rows:
+                r["ceiling_tflops"] = best
+            rows += mode_rows
     finally:
         torch.set_float32_matmul_precision(prev)
     return {"rows": rows}
+
+
+def matmul_table(rows):
+    """The matmul rows as a markdown table."""
+    head = ["mode", "shape", "tritium TF/s", "cuBLAS TF/s", "compile TF/s", "ceiling TF/s", "x cuBLAS",
+            "x compile", "err tritium", "err cuBLAS"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i < 2 else "---:" for i in range(len(head))) + "|"]
+    for r in rows:
+        cells = [r["mode"], r["shape"], f"{r['tritium_tflops']:.1f}", f"{r['cublas_tflops']:.1f}",
+                 f"{r['compile_tflops']:.1f}", f"{r['ceiling_tflops']:.1f}", f"{r['ratio']:.2f}",
+                 f"{r['vs_compile']:.2f}", f"{r['err_tritium']:.1e}", f"{r['err_cublas']:.1e}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def fractions(rows):
+    """Per op, the chart's data: {op: (row labels, {implementation: fractions of the ceiling})}.
+    triplet: floor time / time (the floor is bandwidth- or launch-bound); matmul: rate / ceiling."""
+    out = {}
+    trip = [r for r in rows if r["op"] == "triplet"]
+    if trip:
+        labels = [f"{r['dtype']} {r['shape']} {r['mode']}" for r in trip]
+        out["triplet"] = (labels, {impl: [r["floor_us"] / r[impl + "_us"] for r in trip]
+                                   for impl in ("tritium", "eager", "compile")})
+    mm = [r for r in rows if r["op"] == "matmul"]
+    if mm:
+        labels = [f"{r['mode']} {r['shape']}" for r in mm]
+        out["matmul"] = (labels, {name: [r[key + "_tflops"] / r["ceiling_tflops"] for r in mm]
+                                  for name, key in (("tritium", "tritium"), ("cuBLAS (torch eager)", "cublas"),
+                                                    ("compile", "compile"))})
+    return out
+
+
+def plot(result, path):
+    """A horizontal grouped-bar chart per op, titled with the device, versions and date."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise SystemExit(f"bench --plot needs matplotlib ({e})") from None
+    data = fractions(result["rows"])
+    if not data:
+        raise SystemExit("bench --plot: no rows to plot")
+    heights = [max(3.0, 0.32 * len(labels) * len(impls) / 2.2 + 1.2) for labels, impls in data.values()]
+    fig, axes = plt.subplots(len(data), 1, figsize=(10, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    notes = {"triplet": "floor time / time (floor: bytes at the measured read bandwidth, or launches)",
+             "matmul": "TFLOP/s / measured ceiling (cuBLAS on 8192^3, or the best rate seen in that mode)"}
+    for ax, (op, (labels, impls)) in zip(axes[:, 0], data.items()):
+        width = 0.8 / len(impls)
+        for i, (impl, vals) in enumerate(impls.items()):
+            ys = [j + (i - (len(impls) - 1) / 2) * width for j in range(len(labels))]
+            ax.barh(ys, vals, height=width, label=impl)
+        ax.set_yticks(range(len(labels)))
+        ax.set_yticklabels(labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.axvline(1.0, color="gray", lw=0.8, ls="--")
+        ax.set_xlabel(f"fraction of the measured ceiling: {notes[op]}", fontsize=8)
+        ax.set_title(op, fontsize=10)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"tritium {result.get('tritium')} on {result.get('device')}, {result.get('date', '')} "
+                 f"(torch {result.get('torch')}, triton {result.get('triton')})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def report(result):
+    """The markdown tables of a run."""
+    for op, table in (("triplet", triplet_table), ("matmul", matmul_table)):
+        rows = [r for r in result["rows"] if r["op"] == op]
+        if rows:
+            print()
+            print(table(rows))
+    wall = result.get("python_wall_us")
+    if wall:
+        print(f"\npython wall {wall['shape']} {wall['dtype']} {wall['mode']}: " +
+              ", ".join(f"{k[:-3]} {v:.1f} us" for k, v in wall.items() if k.endswith("_us")))
 
 
 def _version(*dists):
@@ -303,25 +415,37 @@ def main(argv=None, prog=None):
     ap.add_argument("op", nargs="?", default="all", choices=["triplet", "matmul", "all"])
     ap.add_argument("--json", type=Path, help="where to write the results (default: bench-<op>.json)")
     ap.add_argument("--quick", action="store_true", help="a few shapes only")
+    ap.add_argument("--plot", type=Path, metavar="FILE.png", help="also draw a chart per op (needs matplotlib)")
+    ap.add_argument("--from", dest="source", type=Path, metavar="JSON",
+                    help="print and plot an earlier run's JSON instead of running (no GPU needed)")
     args = ap.parse_args(argv)
-    if not torch.cuda.is_available():
-        raise SystemExit("bench: needs a CUDA GPU")
-    out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-           "triton": _version("triton", "pytorch-triton"), "tritium": tritium.__version__, "rows": []}
-    if args.op in ("triplet", "all"):
-        res = bench_triplet(args.quick)
-        out.update(read_ceiling_gbs=res["read_ceiling_gbs"], launch_us=res["launch_us"],
-                   python_wall_us=res["python_wall_us"])
-        out["rows"] += res["rows"]
-    if args.op in ("matmul", "all"):
-        out["rows"] += bench_matmul(args.quick)["rows"]
-    path = args.json or Path(f"bench-{args.op}.json")
-    path.write_text(json.dumps(out, indent=1))
-    triplet_rows = [r for r in out["rows"] if r["op"] == "triplet"]
-    if triplet_rows:
-        print()
-        print(triplet_table(triplet_rows))
-    print(f"\nwrote {path}", flush=True)
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401  (fail before minutes of benchmarks, not after)
+        except ImportError as e:
+            ap.error(f"--plot needs matplotlib ({e})")
+    if args.source:
+        out = json.loads(args.source.read_text())
+    else:
+        if not torch.cuda.is_available():
+            raise SystemExit("bench: needs a CUDA GPU")
+        out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+               "triton": _version("triton", "pytorch-triton"), "tritium": tritium.__version__,
+               "date": time.strftime("%Y-%m-%d"), "rows": []}
+        if args.op in ("triplet", "all"):
+            res = bench_triplet(args.quick)
+            out.update(read_ceiling_gbs=res["read_ceiling_gbs"], launch_us=res["launch_us"],
+                       python_wall_us=res["python_wall_us"])
+            out["rows"] += res["rows"]
+        if args.op in ("matmul", "all"):
+            out["rows"] += bench_matmul(args.quick)["rows"]
+        path = args.json or Path(f"bench-{args.op}.json")
+        path.write_text(json.dumps(out, indent=1))
+        print(f"\nwrote {path}", flush=True)
+    report(out)
+    if args.plot:
+        plot(out, args.plot)
+        print(f"wrote {args.plot}", flush=True)
     return 0
 
 

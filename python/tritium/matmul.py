@@ -1,4 +1,7 @@
-"""tritium.matmul: C = A @ B for 1-D and 2-D CUDA tensors, by libtritium's kernels."""
+"""tritium.matmul: C = A @ B for 1-D and 2-D CUDA tensors, by libtritium's kernels.
+
+The kernel is the custom op `torch.ops.tritium.matmul(a, b, precision)` on 2-D tensors, with a
+fake implementation and autograd (its gradients are tritium matmuls at the same precision)."""
 import torch
 
 from . import _torch
@@ -8,29 +11,13 @@ _PRECISIONS = {"highest": lib.TRITIUM_PRECISION_HIGHEST, "high": lib.TRITIUM_PRE
                # torch's 'medium' allows bf16 internally; TF32 (rounded) is at least that accurate
                "medium": lib.TRITIUM_PRECISION_HIGH}
 
+_torch.define("matmul(Tensor a, Tensor b, str precision) -> Tensor")
 
-def matmul(a, b, *, precision=None):
-    """a @ b like torch.matmul for 1-D and 2-D inputs of float32, float16 or bfloat16.
 
-    fp32 uses `precision` ('highest': fp32 accuracy; 'high'/'medium': TF32 with operands
-    rounded to nearest), or torch.get_float32_matmul_precision() when None. Any strides
-    (transposed views included) are read in place; the result is a new contiguous tensor.
-    """
-    _torch.check_tensor("a", a)
-    _torch.check_tensor("b", b, a.device, a.dtype)
-    if precision is None:
-        precision = torch.get_float32_matmul_precision()
-    if precision not in _PRECISIONS:
-        raise ValueError(f"precision must be 'highest', 'high' or 'medium', got {precision!r}")
-    if a.dim() not in (1, 2) or b.dim() not in (1, 2):
-        raise ValueError(f"a and b must be 1-D or 2-D, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
-    a2 = a.unsqueeze(0) if a.dim() == 1 else a
-    b2 = b.unsqueeze(1) if b.dim() == 1 else b
-    m, k = a2.shape
-    if b2.shape[0] != k:
-        raise ValueError(f"a {tuple(a.shape)} and b {tuple(b.shape)} cannot be multiplied: inner sizes "
-                         f"{k} and {b2.shape[0]} differ")
-    n = b2.shape[1]
+@_torch.impl("matmul")
+def _matmul(a, b, precision):
+    m, k = a.shape
+    n = b.shape[1]
     c = torch.empty((m, n), dtype=a.dtype, device=a.device)
     dtype, prec = _torch.DTYPES[a.dtype], _PRECISIONS[precision]
     need = ffi.new("size_t *")
@@ -41,10 +28,63 @@ def matmul(a, b, *, precision=None):
         except torch.OutOfMemoryError:  # the library then takes a path that needs none
             ws, ws_bytes, _keep = _torch.workspace(0, a.device)
         check(lib.tritium_matmul(dtype, prec, m, n, k,
-                                 _torch.ptr(a2), a2.stride(0), a2.stride(1),
-                                 _torch.ptr(b2), b2.stride(0), b2.stride(1),
+                                 _torch.ptr(a), a.stride(0), a.stride(1),
+                                 _torch.ptr(b), b.stride(0), b.stride(1),
                                  _torch.ptr(c), c.stride(0), c.stride(1),
                                  ws, ws_bytes, _torch.stream_of(a.device)), "matmul")
+    return c
+
+
+@torch.library.register_fake("tritium::matmul")
+def _matmul_fake(a, b, precision):
+    return a.new_empty((a.shape[0], b.shape[1]))
+
+
+def _setup_context(ctx, inputs, output):
+    a, b, precision = inputs
+    ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[0] else None)
+    ctx.precision = precision
+
+
+def _autograd_backward(ctx, grad):
+    a, b = ctx.saved_tensors
+    mm = torch.ops.tritium.matmul
+    grad_a = mm(grad, b.t(), ctx.precision) if ctx.needs_input_grad[0] else None
+    grad_b = mm(a.t(), grad, ctx.precision) if ctx.needs_input_grad[1] else None
+    return grad_a, grad_b, None
+
+
+torch.library.register_autograd("tritium::matmul", _autograd_backward, setup_context=_setup_context)
+
+
+@torch.compiler.assume_constant_result
+def _default_precision():
+    """torch's fp32 matmul precision; under torch.compile it is read when the graph is traced
+    (Dynamo cannot put the call itself in a graph)."""
+    return torch.get_float32_matmul_precision()
+
+
+def matmul(a, b, *, precision=None):
+    """a @ b like torch.matmul for 1-D and 2-D inputs of float32, float16 or bfloat16, with autograd.
+
+    fp32 uses `precision` ('highest': fp32 accuracy; 'high'/'medium': TF32 with operands
+    rounded to nearest), or torch.get_float32_matmul_precision() when None. Any strides
+    (transposed views included) are read in place; the result is a new contiguous tensor.
+    """
+    _torch.check_tensor("a", a)
+    _torch.check_tensor("b", b, a.device, a.dtype)
+    if precision is None:
+        precision = _default_precision()
+    if precision not in _PRECISIONS:
+        raise ValueError(f"precision must be 'highest', 'high' or 'medium', got {precision!r}")
+    if a.dim() not in (1, 2) or b.dim() not in (1, 2):
+        raise ValueError(f"a and b must be 1-D or 2-D, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    a2 = a.unsqueeze(0) if a.dim() == 1 else a
+    b2 = b.unsqueeze(1) if b.dim() == 1 else b
+    if b2.shape[0] != a2.shape[1]:
+        raise ValueError(f"a {tuple(a.shape)} and b {tuple(b.shape)} cannot be multiplied: inner sizes "
+                         f"{a2.shape[1]} and {b2.shape[0]} differ")
+    c = torch.ops.tritium.matmul(a2, b2, precision)
     if a.dim() == 1:
         c = c.squeeze(0)
     if b.dim() == 1:

@@ -1,5 +1,11 @@
 """tritium.triplet_margin_loss / tritium.TripletMarginLoss: torch.nn.functional's
-triplet_margin_loss, forward and backward, computed by libtritium's precompiled kernels."""
+triplet_margin_loss, forward and backward, computed by libtritium's precompiled kernels.
+
+The kernels are the custom ops `torch.ops.tritium.triplet_margin_loss` (returns the loss and
+per-row values saved for the backward) and `torch.ops.tritium.triplet_margin_loss_backward`,
+with fake implementations and registered autograd, so torch.compile(fullgraph=True), CUDA
+graph capture and autograd all see them as single ops. The public function does the Python
+side (argument checks, broadcasting, 1-D inputs) with ordinary torch operations."""
 import math
 
 import torch
@@ -9,7 +15,6 @@ from ._lib import ffi, lib, check
 
 _REDUCTIONS = {"none": lib.TRITIUM_REDUCTION_NONE, "mean": lib.TRITIUM_REDUCTION_MEAN,
                "sum": lib.TRITIUM_REDUCTION_SUM}
-_NONE = lib.TRITIUM_REDUCTION_NONE
 
 
 def _rows(t):
@@ -21,59 +26,95 @@ def _rows(t):
     return t
 
 
-def _forward(a, pos, neg, margin, p, eps, swap, red, want_saved):
-    """Launch the forward; returns (loss, saved or None)."""
-    n, d = a.shape
-    device = a.device
-    out = torch.empty(() if red != _NONE else (n,), dtype=a.dtype, device=device)
-    saved = None
+def _saved_width(p):
+    """fp32 values per row in the forward's `saved` output (the C size query, for one row)."""
     size = ffi.new("size_t *")
-    if want_saved:
-        check(lib.tritium_triplet_margin_loss_saved_size(n, p, size), "triplet_margin_loss")
-        saved = torch.empty(size[0] // 4, dtype=torch.float32, device=device)
+    check(lib.tritium_triplet_margin_loss_saved_size(1, p, size), "triplet_margin_loss")
+    return size[0] // 4
+
+
+_torch.define("triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin, float p, "
+              "float eps, bool swap, str reduction, bool save) -> (Tensor, Tensor)")
+
+
+@_torch.impl("triplet_margin_loss")
+def _forward(a, pos, neg, margin, p, eps, swap, reduction, save):
+    """The loss, and (when `save`) the per-row values the backward reads (else an empty tensor)."""
+    n, d = a.shape
+    red = _REDUCTIONS[reduction]
+    device = a.device
+    out = torch.empty((n,) if red == lib.TRITIUM_REDUCTION_NONE else (), dtype=a.dtype, device=device)
+    saved = torch.empty((n, _saved_width(p)) if save else (0,), dtype=torch.float32, device=device)
+    size = ffi.new("size_t *")
     check(lib.tritium_triplet_margin_loss_workspace_size(n, d, red, size), "triplet_margin_loss")
     with _torch.on_device(device):
         ws, ws_bytes, _keep = _torch.workspace(size[0], device)
         check(lib.tritium_triplet_margin_loss(
             _torch.DTYPES[a.dtype], n, d, _torch.ptr(a), a.stride(0), _torch.ptr(pos), pos.stride(0),
-            _torch.ptr(neg), neg.stride(0), margin, p, eps, swap, red, _torch.ptr(out),
-            _torch.ptr(saved) if saved is not None else ffi.NULL, ws, ws_bytes,
+            _torch.ptr(neg), neg.stride(0), margin, p, eps, 1 if swap else 0, red, _torch.ptr(out),
+            _torch.ptr(saved) if save else ffi.NULL, ws, ws_bytes,
             _torch.stream_of(device)), "triplet_margin_loss")
     return out, saved
 
 
-def _backward(a, pos, neg, saved, grad_out, p, eps, swap, red, needs):
-    """Launch the backward; returns the gradients of a, pos, neg (None where not needed)."""
+@torch.library.register_fake("tritium::triplet_margin_loss")
+def _forward_fake(a, pos, neg, margin, p, eps, swap, reduction, save):
+    n = a.shape[0]
+    out = a.new_empty((n,) if reduction == "none" else ())
+    return out, a.new_empty((n, _saved_width(p)) if save else (0,), dtype=torch.float32)
+
+
+_torch.define("triplet_margin_loss_backward(Tensor grad_out, Tensor anchor, Tensor positive, Tensor negative, "
+              "Tensor saved, float p, float eps, bool swap, str reduction, bool[3] needs) "
+              "-> (Tensor, Tensor, Tensor)")
+
+
+def _grads_like(a, needs):
+    """The three gradient outputs: (n, d) where needed, empty where not."""
+    return [torch.empty_like(a, memory_format=torch.contiguous_format) if need else a.new_empty((0,))
+            for need in needs]
+
+
+@_torch.impl("triplet_margin_loss_backward")
+def _backward(grad_out, a, pos, neg, saved, p, eps, swap, reduction, needs):
+    """Gradients of a, pos, neg in one pass (an empty tensor for those not in `needs`)."""
     n, d = a.shape
+    if saved.dim() != 2 or saved.shape[0] != n:
+        raise ValueError("saved must be the forward's saved output (the forward ran with save=False)")
     if grad_out.dtype != a.dtype:
         grad_out = grad_out.to(a.dtype)
-    grads = [torch.empty((n, d), dtype=a.dtype, device=a.device) if need else None for need in needs]
-    gptr = [(_torch.ptr(g), d) if g is not None else (ffi.NULL, 0) for g in grads]
+    grads = _grads_like(a, needs)
+    gptr = [(_torch.ptr(g), d) if need else (ffi.NULL, 0) for g, need in zip(grads, needs)]
     with _torch.on_device(a.device):
         check(lib.tritium_triplet_margin_loss_backward(
             _torch.DTYPES[a.dtype], n, d, _torch.ptr(a), a.stride(0), _torch.ptr(pos), pos.stride(0),
-            _torch.ptr(neg), neg.stride(0), p, eps, swap, red,
+            _torch.ptr(neg), neg.stride(0), p, eps, 1 if swap else 0, _REDUCTIONS[reduction],
             _torch.ptr(grad_out), grad_out.stride(0) if grad_out.dim() else 0, _torch.ptr(saved),
             gptr[0][0], gptr[0][1], gptr[1][0], gptr[1][1], gptr[2][0], gptr[2][1],
             _torch.stream_of(a.device)), "triplet_margin_loss backward")
-    return grads
+    return tuple(grads)
 
 
-class _TripletMarginLoss(torch.autograd.Function):
-    """autograd node: the forward saves per-row values, the backward reads a, p, n once."""
+@torch.library.register_fake("tritium::triplet_margin_loss_backward")
+def _backward_fake(grad_out, a, pos, neg, saved, p, eps, swap, reduction, needs):
+    return tuple(_grads_like(a, needs))
 
-    @staticmethod
-    def forward(ctx, a, pos, neg, margin, p, eps, swap, red):
-        out, saved = _forward(a, pos, neg, margin, p, eps, swap, red, True)
-        ctx.save_for_backward(a, pos, neg, saved)
-        ctx.args = (p, eps, swap, red)
-        return out
 
-    @staticmethod
-    def backward(ctx, grad_out):
-        a, pos, neg, saved = ctx.saved_tensors
-        ga, gp, gn = _backward(a, pos, neg, saved, grad_out, *ctx.args, ctx.needs_input_grad[:3])
-        return ga, gp, gn, None, None, None, None, None
+def _setup_context(ctx, inputs, output):
+    a, pos, neg, _margin, p, eps, swap, reduction, _save = inputs
+    ctx.save_for_backward(a, pos, neg, output[1])
+    ctx.mark_non_differentiable(output[1])
+    ctx.args = (p, eps, swap, reduction)
+
+
+def _autograd_backward(ctx, grad_out, _grad_saved):
+    a, pos, neg, saved = ctx.saved_tensors
+    needs = list(ctx.needs_input_grad[:3])
+    grads = torch.ops.tritium.triplet_margin_loss_backward(grad_out, a, pos, neg, saved, *ctx.args, needs)
+    return tuple(g if need else None for g, need in zip(grads, needs)) + (None,) * 6
+
+
+torch.library.register_autograd("tritium::triplet_margin_loss", _autograd_backward, setup_context=_setup_context)
 
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
@@ -86,8 +127,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     """
     if size_average is not None or reduce is not None:
         reduction = torch.nn._reduction.legacy_get_string(size_average, reduce)
-    red = _REDUCTIONS.get(reduction)
-    if red is None:
+    if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     _torch.check_tensor("anchor", anchor)
     _torch.check_tensor("positive", positive, anchor.device, anchor.dtype)
@@ -111,27 +151,15 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
                              f"{tuple(negative.shape)} do not broadcast: {e}") from None
     one_d = a.dim() == 1
     a, pos, neg = _rows(a), _rows(pos), _rows(neg)
-    args = (float(margin), p, float(eps), 1 if swap else 0, red)
-    if torch.is_grad_enabled() and (a.requires_grad or pos.requires_grad or neg.requires_grad):
-        out = _TripletMarginLoss.apply(a, pos, neg, *args)
-    else:
-        out = _forward(a, pos, neg, *args, False)[0]
-    return out[0] if one_d and red == _NONE else out
+    save = torch.is_grad_enabled() and (a.requires_grad or pos.requires_grad or neg.requires_grad)
+    out, _ = torch.ops.tritium.triplet_margin_loss(a, pos, neg, float(margin), p, float(eps), bool(swap),
+                                                   reduction, save)
+    return out[0] if one_d and reduction == "none" else out
 
 
-class TripletMarginLoss(torch.nn.Module):
-    """Drop-in for torch.nn.TripletMarginLoss, computed by tritium."""
-
-    __constants__ = ["margin", "p", "eps", "swap", "reduction"]
-
-    def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None,
-                 reduction="mean"):
-        super().__init__()
-        if size_average is not None or reduce is not None:
-            reduction = torch.nn._reduction.legacy_get_string(size_average, reduce)
-        if margin <= 0:
-            raise ValueError(f"TripletMarginLoss: expected margin to be greater than 0, got {margin} instead")
-        self.margin, self.p, self.eps, self.swap, self.reduction = margin, p, eps, swap, reduction
+class TripletMarginLoss(torch.nn.TripletMarginLoss):
+    """Drop-in for torch.nn.TripletMarginLoss (same constructor, attributes, state dict and
+    call, and an instance of it), computed by tritium."""
 
     def forward(self, anchor, positive, negative):
         return triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p, eps=self.eps,

@@ -1,0 +1,50 @@
+"""The benchmark's reporting, without a GPU: tables and the chart from a run's JSON
+(`python -m tritium bench --from JSON --plot FILE.png`)."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+
+
+def _run_json():
+    """A small run's JSON, in the format bench writes (numbers made up, shapes real)."""
+    rows = []
+    for dtype in ("float32", "bfloat16"):
+        for mode, k in (("fwd", 1), ("fwd+bwd", 2)):
+            us = {"tritium_us": 10.0 * k, "eager_us": 30.0 * k, "compile_us": 12.0 * k}
+            rows.append({"op": "triplet", "dtype": dtype, "shape": "4096x512", "n": 4096, "d": 512, "mode": mode,
+                         "bytes": 1, "gbs": 1.0, "pct_ceiling": 50.0, "floor_us": 8.0 * k, "ratio_floor": 1.25,
+                         "vs_eager": 3.0, "vs_compile": 1.2, "ok_compile": True, "ok_floor": False, **us})
+    for mode in ("f32-high", "bf16"):
+        rows.append({"op": "matmul", "mode": mode, "shape": "4096x4096x4096", "flops": 2 * 4096 ** 3,
+                     "tritium_us": 300.0, "cublas_us": 280.0, "compile_us": 285.0, "tritium_tflops": 458.0,
+                     "cublas_tflops": 490.8, "compile_tflops": 482.2, "ceiling_tflops": 600.0, "ratio": 0.93,
+                     "vs_compile": 0.95, "err_tritium": 1e-4, "err_cublas": 3e-4})
+    return {"device": "NVIDIA H200", "torch": "2.11", "triton": "3.6.0", "tritium": "0.1.0", "date": "2026-11-21",
+            "read_ceiling_gbs": 4000.0, "launch_us": 2.0, "rows": rows,
+            "python_wall_us": {"shape": "256x128", "dtype": "float32", "mode": "fwd", "tritium_us": 20.0}}
+
+
+def test_fractions_are_of_the_ceiling():
+    from tritium.bench import fractions
+    data = fractions(_run_json()["rows"])
+    labels, impls = data["triplet"]
+    assert labels[0] == "float32 4096x512 fwd" and impls["tritium"][0] == pytest.approx(0.8)
+    assert impls["eager"][1] == pytest.approx(16 / 60)
+    labels, impls = data["matmul"]
+    assert impls["tritium"][0] == pytest.approx(458 / 600) and set(impls) == {"tritium", "cuBLAS (torch eager)", "compile"}
+
+
+def test_from_json_prints_tables_and_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    src = tmp_path / "run.json"
+    src.write_text(json.dumps(_run_json()))
+    png = tmp_path / "chart.png"
+    p = subprocess.run([sys.executable, "-m", "tritium", "bench", "--from", str(src), "--plot", str(png)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "| float32 | 4096x512 | fwd |" in p.stdout and "| bf16 | 4096x4096x4096 |" in p.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000

@@ -199,7 +199,11 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
     mm_problem p = {dtype, dtype == TRITIUM_FLOAT32 ? (int)precision : 0, m, n, k, 0, 0, 0, 0, 0, 0, 0, 0};
     int archs[TRITIUM_MATMUL_TUNING_COUNT + 1], na = 0;
     archs[na++] = 0;
-    for (int i = 0; i < TRITIUM_MATMUL_TUNING_USED; ++i) archs[na++] = tritium_matmul_tunings[i].arch;
+    for (int i = 0; i < TRITIUM_MATMUL_TUNING_USED; ++i) { /* each table's arch once */
+        int seen = 0;
+        for (int j = 0; j < na; ++j) seen |= archs[j] == tritium_matmul_tunings[i].arch;
+        if (!seen) archs[na++] = tritium_matmul_tunings[i].arch;
+    }
     for (int i = 0; i < na; ++i)
         for (p.layout = 0; p.layout < 3; p.layout += 2) {
             p.c_layout = p.layout;

@@ -25,7 +25,8 @@ def _run_json():
                      "vs_compile": 0.95, "err_tritium": 1e-4, "err_cublas": 3e-4})
     return {"device": "NVIDIA H200", "torch": "2.11", "triton": "3.6.0", "tritium": "0.1.0", "date": "2026-11-21",
             "read_ceiling_gbs": 4000.0, "launch_us": 2.0, "rows": rows,
-            "python_wall_us": {"shape": "256x128", "dtype": "float32", "mode": "fwd", "tritium_us": 20.0}}
+            "python_wall_us": [{"op": "triplet", "shape": "256x128", "dtype": "float32", "mode": "fwd",
+                                "tritium_us": 20.0, "compile_us": 38.0}]}
 
 
 def test_fractions_are_of_the_ceiling():
@@ -47,4 +48,5 @@ def test_from_json_prints_tables_and_plots(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "| float32 | 4096x512 | fwd |" in p.stdout and "| bf16 | 4096x4096x4096 |" in p.stdout
+    assert "triplet 256x128 float32 fwd: tritium 20.0 us, compile 38.0 us" in p.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000

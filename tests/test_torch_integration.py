@@ -35,9 +35,9 @@ def _called_ops(gm):
 class _Embed(torch.nn.Module):
     """A small model: a projection by tritium.matmul, then tritium's triplet loss."""
 
-    def __init__(self, d, device):
+    def __init__(self, d, device, k=None):
         super().__init__()
-        self.w = torch.nn.Parameter(torch.empty(d, d, device=device), requires_grad=HAS_GPU)
+        self.w = torch.nn.Parameter(torch.empty(d, k or d, device=device), requires_grad=HAS_GPU)
         self.loss = tritium.TripletMarginLoss(margin=0.5, p=3)
 
     def forward(self, a, p, n):
@@ -188,26 +188,38 @@ def _reference(a, p, n, w):
 def _model_step(a, p, n, w):
     """Loss and gradients of (a, w) through tritium, highest precision."""
     a = a.detach().requires_grad_()
-    m = _Embed(w.shape[0], "cuda")
+    m = _Embed(*w.shape[:1], "cuda", w.shape[1])
     with torch.no_grad():
         m.w.copy_(w)
     loss = m(a, p, n)
     return (loss, *torch.autograd.grad(loss, (a, m.w)))
 
 
+def _grads(model, a, p, n):
+    """The model's loss, and its gradients with respect to a and the weight."""
+    a = a.detach().requires_grad_()
+    loss = model(a, p, n)
+    return (loss, *torch.autograd.grad(loss, (a, model.w if hasattr(model, "w") else model._orig_mod.w)))
+
+
 @gpu
 def test_compile_fullgraph_forward_and_backward():
+    """torch.compile(model, fullgraph=True): the forward graph holds the tritium ops, and
+    AOTAutograd's backward graph their backward ops; results match eager and fp64."""
     prev = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("highest")
     try:
         torch._dynamo.reset()
         torch._dynamo.utils.counters.clear()
-        compiled = torch.compile(_model_step, fullgraph=True)
-        for _ in range(2):  # the second call reuses the compiled graph
+        for _ in range(2):  # the second call reuses the compiled graphs
             a, p, n, w = _inputs()
+            model = _Embed(w.shape[0], "cuda", w.shape[1])
+            with torch.no_grad():
+                model.w.copy_(w)
+            compiled = torch.compile(model, fullgraph=True)
             ref = _reference(a, p, n, w)
-            eager = _model_step(a, p, n, w)
-            got = compiled(a, p, n, w)
+            eager = _grads(model, a, p, n)
+            got = _grads(compiled, a, p, n)
             for g, e, r, what in zip(got, eager, ref, ("loss", "grad a", "grad w")):
                 assert _rel(g, r) < 1e-5, what
                 assert _rel(g, e.double()) < 1e-6, what
@@ -248,6 +260,15 @@ def test_matmul_autograd_matches_torch():
         x64, y64 = (a64.t(), b64.t()) if tr else (a64, b64)
         ra, rb = torch.autograd.grad(x64 @ y64, (a64, b64), up.double())
         assert _rel(ga, ra) < 2e-6 and _rel(gb, rb) < 2e-6, (shape_a, shape_b, tr)
+    # a backward with create_graph=True is differentiable in turn (tritium matmuls all the way)
+    a = torch.randn(40, 24, device="cuda", generator=g).requires_grad_()
+    b = torch.randn(24, 30, device="cuda", generator=g).requires_grad_()
+    (ga,) = torch.autograd.grad(tritium.matmul(a, b, precision="highest").pow(2).sum(), (a,), create_graph=True)
+    (gb,) = torch.autograd.grad(ga.sum(), (b,))
+    a64, b64 = a.detach().double().requires_grad_(), b.detach().double().requires_grad_()
+    (ra,) = torch.autograd.grad((a64 @ b64).pow(2).sum(), (a64,), create_graph=True)
+    (rb,) = torch.autograd.grad(ra.sum(), (b64,))
+    assert _rel(ga, ra) < 2e-6 and _rel(gb, rb) < 2e-6
     for dtype, tol in ((torch.bfloat16, 1.6e-2), (torch.float16, 2e-3)):
         a = torch.randn(64, 96, device="cuda", generator=g).to(dtype).requires_grad_()
         b = torch.randn(96, 40, device="cuda", generator=g).to(dtype).requires_grad_()
@@ -325,3 +346,21 @@ def test_kernelbench_check():
                        capture_output=True, text=True, timeout=600)
     print(p.stdout, p.stderr)
     assert p.returncode == 0 and p.stdout.count("PASS") == 2
+
+
+@gpu
+def test_eager_shortcut_and_ops_agree():
+    """In eager mode the wrappers call the kernels without the dispatcher; the ops called
+    directly (their registered autograd included) give the same bits."""
+    a, p, n, w = _inputs(70, 50, 20)
+    leaves = [t.clone().requires_grad_() for t in (a, p, n)]
+    loss = tritium.triplet_margin_loss(*leaves, margin=0.7, p=1.5, swap=True, reduction="sum")
+    grads = torch.autograd.grad(loss, leaves)
+    leaves2 = [t.clone().requires_grad_() for t in (a, p, n)]
+    loss2 = OPS.triplet_margin_loss(*leaves2, 0.7, 1.5, 1e-6, True, "sum", True)[0]
+    grads2 = torch.autograd.grad(loss2, leaves2)
+    assert torch.equal(loss, loss2) and all(torch.equal(x, y) for x, y in zip(grads, grads2))
+    wl, wl2 = w.clone().requires_grad_(), w.clone().requires_grad_()
+    c, c2 = tritium.matmul(a, wl, precision="high"), OPS.matmul(a, wl2, "high")
+    assert torch.equal(c, c2)
+    assert torch.equal(torch.autograd.grad(c.sum(), wl)[0], torch.autograd.grad(c2.sum(), wl2)[0])

@@ -21,6 +21,19 @@ def impl(name):
     return register
 
 
+def eager(*tensors):
+    """True when a wrapper may call a kernel's implementation directly rather than through its
+    torch.ops entry: plain tensors, and nothing tracing, transforming or intercepting calls
+    (torch.compile, make_fx and export, fake tensors, torch.func, dispatch or function modes).
+    The dispatcher's op and autograd layers cost tens of µs of host time per call, more than
+    a small kernel runs; everything that traces still sees the ops."""
+    return (not torch.compiler.is_compiling() and torch._C._len_torch_dispatch_stack() == 0
+            and torch._C._len_torch_function_stack() == 0 and not torch._C._are_functorch_transforms_active()
+            and all(type(t) in _PLAIN for t in tensors))
+
+
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
+
 DTYPES = {torch.float32: lib.TRITIUM_FLOAT32, torch.float16: lib.TRITIUM_FLOAT16,
           torch.bfloat16: lib.TRITIUM_BFLOAT16}
 

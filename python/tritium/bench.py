@@ -229,15 +229,24 @@ def bench_triplet(quick):
             del sets, grad_sets
             torch.cuda.empty_cache()
 
-    # Host overhead per call, where it dominates: a small forward from Python.
+    # Host overhead per call, where it dominates: a small forward, and forward+backward, from Python.
     a, p, n = (torch.randn(256, 128, device="cuda") for _ in range(3))
-    wall = {"shape": "256x128", "dtype": "float32", "mode": "fwd"}
-    for name, f in (("tritium", tritium.triplet_margin_loss), ("compile", _compiled()),
-                    ("eager", F.triplet_margin_loss)):
-        wall[name + "_us"] = wall_us(f, (a, p, n))
-    print(f"python wall 256x128 fp32 fwd: tritium {wall['tritium_us']:.1f} us, compile {wall['compile_us']:.1f} us, "
-          f"eager {wall['eager_us']:.1f} us", flush=True)
+    leaves = tuple(t.clone().requires_grad_() for t in (a, p, n))
+    g = torch.ones((), device="cuda")
+    impls = (("tritium", tritium.triplet_margin_loss), ("compile", _compiled()), ("eager", F.triplet_margin_loss))
+    wall = []
+    for mode, args in (("fwd", (a, p, n)), ("fwd+bwd", leaves)):
+        res = {"op": "triplet", "shape": "256x128", "dtype": "float32", "mode": mode}
+        for name, f in impls:
+            res[name + "_us"] = wall_us(f if mode == "fwd" else _with_grad(f, g), args)
+        wall.append(res)
+        print("python wall " + _wall_line(res), flush=True)
     return {"read_ceiling_gbs": ceiling, "launch_us": launch_us, "rows": rows, "python_wall_us": wall}
+
+
+def _wall_line(w):
+    return f"{w['op']} {w['shape']} {w['dtype']} {w['mode']}: " + \
+        ", ".join(f"{k[:-3]} {v:.1f} us" for k, v in w.items() if k.endswith("_us"))
 
 
 def triplet_table(rows):
@@ -317,9 +326,17 @@ def bench_matmul(quick):
             for r in mode_rows:
                 r["ceiling_tflops"] = best
             rows += mode_rows
+        a, b = torch.randn(256, 128, device="cuda"), torch.randn(128, 128, device="cuda")
+        wall = {"op": "matmul", "shape": "256x128x128", "dtype": "float32", "mode": "highest"}
+        torch.set_float32_matmul_precision("highest")
+        torch._dynamo.reset()
+        for name, f in (("tritium", tritium.matmul), ("compile", torch.compile(torch.matmul, dynamic=False)),
+                        ("eager", torch.matmul)):
+            wall[name + "_us"] = wall_us(f, (a, b))
+        print("python wall " + _wall_line(wall), flush=True)
     finally:
         torch.set_float32_matmul_precision(prev)
-    return {"rows": rows}
+    return {"rows": rows, "python_wall_us": [wall]}
 
 
 def matmul_table(rows):
@@ -395,10 +412,10 @@ def report(result):
         if rows:
             print()
             print(table(rows))
-    wall = result.get("python_wall_us")
-    if wall:
-        print(f"\npython wall {wall['shape']} {wall['dtype']} {wall['mode']}: " +
-              ", ".join(f"{k[:-3]} {v:.1f} us" for k, v in wall.items() if k.endswith("_us")))
+    if result.get("python_wall_us"):
+        print("\nPython wall time per call (host overhead; the GPU work is microseconds):")
+        for w in result["python_wall_us"]:
+            print("  " + _wall_line(w))
 
 
 def _version(*dists):
@@ -431,14 +448,16 @@ def main(argv=None, prog=None):
             raise SystemExit("bench: needs a CUDA GPU")
         out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
                "triton": _version("triton", "pytorch-triton"), "tritium": tritium.__version__,
-               "date": time.strftime("%Y-%m-%d"), "rows": []}
+               "date": time.strftime("%Y-%m-%d"), "rows": [], "python_wall_us": []}
         if args.op in ("triplet", "all"):
             res = bench_triplet(args.quick)
-            out.update(read_ceiling_gbs=res["read_ceiling_gbs"], launch_us=res["launch_us"],
-                       python_wall_us=res["python_wall_us"])
+            out.update(read_ceiling_gbs=res["read_ceiling_gbs"], launch_us=res["launch_us"])
             out["rows"] += res["rows"]
+            out["python_wall_us"] += res["python_wall_us"]
         if args.op in ("matmul", "all"):
-            out["rows"] += bench_matmul(args.quick)["rows"]
+            res = bench_matmul(args.quick)
+            out["rows"] += res["rows"]
+            out["python_wall_us"] += res["python_wall_us"]
         path = args.json or Path(f"bench-{args.op}.json")
         path.write_text(json.dumps(out, indent=1))
         print(f"\nwrote {path}", flush=True)

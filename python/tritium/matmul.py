@@ -48,13 +48,34 @@ def _setup_context(ctx, inputs, output):
 
 def _autograd_backward(ctx, grad):
     a, b = ctx.saved_tensors
-    mm = torch.ops.tritium.matmul
-    grad_a = mm(grad, b.t(), ctx.precision) if ctx.needs_input_grad[0] else None
-    grad_b = mm(a.t(), grad, ctx.precision) if ctx.needs_input_grad[1] else None
+    grad_a = _mm(grad, b.t(), ctx.precision) if ctx.needs_input_grad[0] else None
+    grad_b = _mm(a.t(), grad, ctx.precision) if ctx.needs_input_grad[1] else None
     return grad_a, grad_b, None
 
 
 torch.library.register_autograd("tritium::matmul", _autograd_backward, setup_context=_setup_context)
+
+
+class _Eager(torch.autograd.Function):
+    """The op's autograd (same setup and backward) without the dispatcher, for eager calls."""
+
+    @staticmethod
+    def forward(ctx, a, b, precision):
+        c = _matmul(a, b, precision)
+        _setup_context(ctx, (a, b, precision), c)
+        return c
+
+    backward = staticmethod(_autograd_backward)
+
+
+def _mm(a, b, precision):
+    """torch.ops.tritium.matmul, or in eager mode the same without the dispatcher (the backward
+    calls this too, so a backward with create_graph=True is differentiable in turn)."""
+    if not _torch.eager(a, b):
+        return torch.ops.tritium.matmul(a, b, precision)
+    if torch.is_grad_enabled() and (a.requires_grad or b.requires_grad):
+        return _Eager.apply(a, b, precision)
+    return _matmul(a, b, precision)
 
 
 @torch.compiler.assume_constant_result
@@ -84,7 +105,7 @@ def matmul(a, b, *, precision=None):
     if b2.shape[0] != a2.shape[1]:
         raise ValueError(f"a {tuple(a.shape)} and b {tuple(b.shape)} cannot be multiplied: inner sizes "
                          f"{a2.shape[1]} and {b2.shape[0]} differ")
-    c = torch.ops.tritium.matmul(a2, b2, precision)
+    c = _mm(a2, b2, precision)
     if a.dim() == 1:
         c = c.squeeze(0)
     if b.dim() == 1:

@@ -104,17 +104,31 @@ def _setup_context(ctx, inputs, output):
     a, pos, neg, _margin, p, eps, swap, reduction, _save = inputs
     ctx.save_for_backward(a, pos, neg, output[1])
     ctx.mark_non_differentiable(output[1])
+    ctx.set_materialize_grads(False)  # no zeros for the saved output's (absent) gradient
     ctx.args = (p, eps, swap, reduction)
 
 
 def _autograd_backward(ctx, grad_out, _grad_saved):
     a, pos, neg, saved = ctx.saved_tensors
     needs = list(ctx.needs_input_grad[:3])
-    grads = torch.ops.tritium.triplet_margin_loss_backward(grad_out, a, pos, neg, saved, *ctx.args, needs)
+    backward = _backward if _torch.eager(grad_out, a) else torch.ops.tritium.triplet_margin_loss_backward
+    grads = backward(grad_out, a, pos, neg, saved, *ctx.args, needs)
     return tuple(g if need else None for g, need in zip(grads, needs)) + (None,) * 6
 
 
 torch.library.register_autograd("tritium::triplet_margin_loss", _autograd_backward, setup_context=_setup_context)
+
+
+class _Eager(torch.autograd.Function):
+    """The op's autograd (same setup and backward) without the dispatcher, for eager calls."""
+
+    @staticmethod
+    def forward(ctx, *args):
+        out = _forward(*args)
+        _setup_context(ctx, args, out)
+        return out
+
+    backward = staticmethod(_autograd_backward)
 
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
@@ -152,8 +166,11 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     one_d = a.dim() == 1
     a, pos, neg = _rows(a), _rows(pos), _rows(neg)
     save = torch.is_grad_enabled() and (a.requires_grad or pos.requires_grad or neg.requires_grad)
-    out, _ = torch.ops.tritium.triplet_margin_loss(a, pos, neg, float(margin), p, float(eps), bool(swap),
-                                                   reduction, save)
+    args = (a, pos, neg, float(margin), p, float(eps), bool(swap), reduction, save)
+    if not _torch.eager(a, pos, neg):
+        out = torch.ops.tritium.triplet_margin_loss(*args)[0]
+    else:
+        out = (_Eager.apply if save else _forward)(*args)[0]
     return out[0] if one_d and reduction == "none" else out
 
 

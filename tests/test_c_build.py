@@ -18,17 +18,15 @@ import json
 import math
 import os
 import re
-import shutil
 import struct
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from cbuild import HEADER, REPO, build_and_run_examples, build_and_run_pkgconfig_example, clean_env, run, tool
+
 BUILD = Path(os.environ.get("TRITIUM_BUILD_DIR") or REPO / "build").resolve()
-HEADER = REPO / "include" / "tritium.h"
 SHARED_LIB = BUILD / "libtritium.so"
 STATIC_LIB = BUILD / "libtritium.a"
 AOT = BUILD / "aot"
@@ -36,22 +34,6 @@ AOT = BUILD / "aot"
 pytestmark = pytest.mark.skipif(
     not SHARED_LIB.exists(),
     reason=f"libtritium.so is not built in {BUILD} (build it with CMake, or set TRITIUM_BUILD_DIR)")
-
-
-def _tool(name):
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not on PATH")
-    return path
-
-
-def _run(cmd, timeout=120, **kw):
-    """Run a command, failing the test with its output when it fails."""
-    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, **kw)
-    if p.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, cmd))} exited {p.returncode}\n"
-                    f"--- stdout\n{p.stdout}\n--- stderr\n{p.stderr}")
-    return p
 
 
 def _header_functions():
@@ -77,7 +59,7 @@ def test_header_declares_the_api():
 
 @pytest.mark.parametrize("compiler,std", [("gcc", "c99"), ("g++", "c++11"), ("g++", "c++17")])
 def test_header_compiles_standalone(tmp_path, compiler, std):
-    cc = _tool(compiler)
+    cc = tool(compiler)
     names = _header_functions()
     # Casting to void (*)(void) is the one function-pointer cast -Wcast-function-type accepts.
     src = "\n".join([
@@ -105,8 +87,8 @@ def test_header_compiles_standalone(tmp_path, compiler, std):
     if compiler == "gcc":
         flags.append("-Wstrict-prototypes")
     # only include/ on the include path; -H lists every header the TU pulled in
-    p = _run([cc, *flags, "-H", "-I", REPO / "include", tu, "-o", tmp_path / "tu",
-              "-L", BUILD, "-ltritium", "-Wl,-rpath," + str(BUILD)])
+    p = run([cc, *flags, "-H", "-I", REPO / "include", tu, "-o", tmp_path / "tu",
+             "-L", BUILD, "-ltritium", "-Wl,-rpath," + str(BUILD)])
     included = [ln.lstrip(". ") for ln in p.stderr.splitlines() if ln.startswith(".")]
     assert any(h.endswith("tritium.h") for h in included)
     assert not [h for h in included if "cuda" in Path(h).name.lower()], included
@@ -116,7 +98,7 @@ def test_header_compiles_standalone(tmp_path, compiler, std):
 # ---- b. what the libraries export ------------------------------------------------------------
 
 def _nm_names(args):
-    out = _run([_tool("nm"), *args]).stdout
+    out = run([tool("nm"), *args]).stdout
     names = []
     for line in out.splitlines():
         parts = line.split()
@@ -134,7 +116,7 @@ def test_shared_library_exports_only_the_api():
 
 
 def test_shared_library_soname_and_dependencies():
-    out = _run([_tool("readelf"), "-d", SHARED_LIB]).stdout
+    out = run([tool("readelf"), "-d", SHARED_LIB]).stdout
     soname = re.findall(r"\(SONAME\)\s+Library soname: \[(.*)\]", out)
     assert soname == ["libtritium.so.0"]
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.*)\]", out)
@@ -158,7 +140,7 @@ def test_c_api_test_program(program):
     exe = BUILD / program
     if not exe.exists():
         pytest.skip(f"{exe} is not built (TRITIUM_BUILD_TESTS=OFF?)")
-    p = _run([exe], timeout=60)
+    p = run([exe], timeout=60)
     lines = p.stdout.strip().splitlines()
     assert lines and lines[-1] == "PASSED", p.stdout
     assert "FAIL" not in p.stdout
@@ -169,15 +151,15 @@ def test_c_api_test_program(program):
 @pytest.mark.parametrize("std", ["c++14", "c++20"])
 def test_cpp_header_program(tmp_path, std):
     exe = tmp_path / "cpp_api_test"
-    p = _run([_tool("g++"), "-std=" + std, "-Wall", "-Wextra", "-Werror", "-pedantic", "-H", "-I", REPO / "include",
-              REPO / "tests" / "c" / "cpp_api_test.cpp", "-o", exe, "-L", BUILD, "-ltritium",
-              "-Wl,-rpath," + str(BUILD)])
+    p = run([tool("g++"), "-std=" + std, "-Wall", "-Wextra", "-Werror", "-pedantic", "-H", "-I", REPO / "include",
+             REPO / "tests" / "c" / "cpp_api_test.cpp", "-o", exe, "-L", BUILD, "-ltritium",
+             "-Wl,-rpath," + str(BUILD)])
     included = [ln.lstrip(". ") for ln in p.stderr.splitlines() if ln.startswith(".")]
     assert any(h.endswith("tritium.hpp") for h in included)
     assert not [h for h in included if "cuda" in Path(h).name.lower()], included
-    run = _run([exe], timeout=60)
-    lines = run.stdout.strip().splitlines()
-    assert lines and lines[-1] == "PASSED", run.stdout
+    p = run([exe], timeout=60)
+    lines = p.stdout.strip().splitlines()
+    assert lines and lines[-1] == "PASSED", p.stdout
     # header-only: the program defines none of the C API's symbols itself, it calls the library's
     own = [n for n in _nm_names(["--defined-only", exe]) if n.startswith("tritium_")]
     assert own == [], own
@@ -227,7 +209,7 @@ def _cuobjdump():
 
 
 def _res_usage(cuobjdump, path):
-    out = _run([cuobjdump, "-res-usage", path]).stdout
+    out = run([cuobjdump, "-res-usage", path]).stdout
     m = re.search(r"REG:(\d+) STACK:(\d+) SHARED:(\d+) LOCAL:(\d+)", out)
     assert m, out
     return dict(zip(("registers", "stack", "static_shared", "local"), map(int, m.groups())))
@@ -264,7 +246,7 @@ def test_cubins_have_the_arch_they_claim():
             assert re.fullmatch(r["arch"] + "a?", got), f"{r['file']}: {got} is not {r['arch']}"
             if cuobjdump:
                 # an independent reading: cuobjdump names the ELF <stem>.<arch>.cubin
-                out = _run([cuobjdump, "-lelf", path]).stdout
+                out = run([cuobjdump, "-lelf", path]).stdout
                 assert re.search(rf"\.{re.escape(r['target'])}\.cubin\s*$", out, re.M), out
                 use = _res_usage(cuobjdump, path)
                 assert (use["registers"], use["stack"], use["local"]) == \
@@ -349,19 +331,11 @@ def test_occupancy_model():
 
 # ---- e. the install tree, and the examples built against it ------------------------------------
 
-def _example_ok(p, what):
-    """An example exits 0 with "OK" (GPU) or with a "no GPU:" line (no driver or device)."""
-    assert p.returncode == 0, f"{what} exited {p.returncode}\n{p.stdout}\n{p.stderr}"
-    lines = p.stdout.strip().splitlines()
-    assert any(ln.startswith("no GPU:") for ln in lines) or lines[-1:] == ["OK"], f"{what}:\n{p.stdout}"
-    return lines[-1]
-
-
 @pytest.mark.slow
 def test_install_and_examples(tmp_path):
-    cmake = _tool("cmake")
+    cmake = tool("cmake")
     prefix = tmp_path / "prefix"
-    _run([cmake, "--install", BUILD, "--prefix", prefix])
+    run([cmake, "--install", BUILD, "--prefix", prefix])
 
     assert (prefix / "include" / "tritium.h").read_text() == HEADER.read_text()
     assert (prefix / "include" / "tritium.hpp").read_text() == (REPO / "include" / "tritium.hpp").read_text()
@@ -380,32 +354,13 @@ def test_install_and_examples(tmp_path):
     assert sorted(p.name for p in share.glob("sm_*")) == sorted(man["archs"])
 
     # CMake: find_package(tritium 0.1) through CMAKE_PREFIX_PATH, nothing else
-    src = REPO / "examples" / "c"
     bld = tmp_path / "examples-build"
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("CMAKE_PREFIX_PATH", "tritium_DIR", "LD_LIBRARY_PATH", "PKG_CONFIG_PATH")}
-    _run([cmake, "-S", src, "-B", bld, "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_PREFIX_PATH={prefix}",
-          "-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF"], env=env)
+    env = clean_env()
+    outputs = build_and_run_examples(bld, [f"-DCMAKE_PREFIX_PATH={prefix}"], env)
     cache = (bld / "CMakeCache.txt").read_text()
     assert f"tritium_DIR:PATH={prefix}/lib/cmake/tritium" in cache
-    _run([cmake, "--build", bld, "-j2"], env=env)
-    results = {}
-    for exe in ("triplet_matmul", "matmul"):
-        p = subprocess.run([bld / exe], capture_output=True, text=True, timeout=60, env=env)
-        print(p.stdout)
-        results[exe] = _example_ok(p, exe)
 
-    # pkg-config, with the prefix given at install time (tritium.pc is relocatable)
-    pkg_config = _tool("pkg-config")
-    env_pc = dict(env, PKG_CONFIG_PATH=str(lib / "pkgconfig"))
-    flags = _run([pkg_config, "--cflags", "--libs", "tritium"], env=env_pc).stdout.split()
-    version = _run([pkg_config, "--modversion", "tritium"], env=env_pc).stdout.strip()
-    assert version == "%d.%d.%d" % tuple(int(re.search(rf"#define TRITIUM_VERSION_{k} (\d+)", HEADER.read_text())[1])
-                                          for k in ("MAJOR", "MINOR", "PATCH"))
-    exe = tmp_path / "triplet_matmul_pc"
-    _run([_tool("gcc"), "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", src / "triplet_matmul.c",
-          *flags, "-ldl", "-lm", "-o", exe], env=env_pc)
-    p = subprocess.run([exe], capture_output=True, text=True, timeout=60, env=dict(env, LD_LIBRARY_PATH=str(lib)))
-    print(p.stdout)
-    # the same outcome as the CMake build, from the same library
-    assert _example_ok(p, "triplet_matmul (pkg-config)") == results["triplet_matmul"]
+    # pkg-config, with the prefix given at install time (tritium.pc is relocatable); the same
+    # outcome as the CMake build, from the same library
+    last = build_and_run_pkgconfig_example(tmp_path / "triplet_matmul_pc", lib / "pkgconfig", env)
+    assert last == outputs["triplet_matmul"][-1]

@@ -3,13 +3,40 @@
     import tritium
     loss = tritium.triplet_margin_loss(anchor, positive, negative, margin=1.0)
     c = tritium.matmul(a, b)            # follows torch.get_float32_matmul_precision()
+
+PyTorch is optional (`pip install tritium[torch]`): the torch-facing functions are imported on
+first use, so `import tritium` and `python -m tritium` work without it.
 """
+from importlib import import_module as _import_module
+
 __version__ = "0.1.0"
 
 from ._lib import (TritiumArgumentError, TritiumDeviceError, TritiumError,  # noqa: E402
                    TritiumKernelError)
-from .matmul import matmul  # noqa: E402
-from .triplet import TripletMarginLoss, triplet_margin_loss  # noqa: E402
+
+# public name -> the module defining it; these modules import torch
+_TORCH_API = {"matmul": ".matmul", "triplet_margin_loss": ".triplet", "TripletMarginLoss": ".triplet"}
 
 __all__ = ["matmul", "triplet_margin_loss", "TripletMarginLoss", "TritiumError",
            "TritiumArgumentError", "TritiumDeviceError", "TritiumKernelError", "__version__"]
+
+
+def __getattr__(name):  # PEP 562: called only for names not (yet) bound here
+    if name not in _TORCH_API:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        modules = {m: _import_module(m, __name__) for m in dict.fromkeys(_TORCH_API.values())}
+    except ModuleNotFoundError as e:
+        if e.name != "torch":
+            raise
+        raise ImportError(f"tritium.{name} needs PyTorch, which is not installed: "
+                          "pip install torch (or tritium[torch])", name="torch") from e
+    # Bind them all at once: importing the submodule .matmul also bound the name `matmul` here,
+    # to the module, which the function must replace.
+    for n, m in _TORCH_API.items():
+        globals()[n] = getattr(modules[m], n)
+    return globals()[name]
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_TORCH_API))

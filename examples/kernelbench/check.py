@@ -20,7 +20,7 @@ PROBLEMS = ["problem_99_triplet_margin_loss", "problem_8_matmul_irregular"]
 
 def _fp64(model, inputs):
     with torch.no_grad():
-        return model.double()(*(x.double() for x in inputs)).float()
+        return model.double()(*(x.double() for x in inputs))
 
 
 def _median_ms(fn, inputs, reps=20):

@@ -397,7 +397,7 @@ def plot(result, path):
         ax.axvline(1.0, color="gray", lw=0.8, ls="--")
         ax.set_xlabel(f"fraction of the measured ceiling: {notes[op]}", fontsize=8)
         ax.set_title(op, fontsize=10)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="best", framealpha=0.9)
     fig.suptitle(f"tritium {result.get('tritium')} on {result.get('device')}, {result.get('date', '')} "
                  f"(torch {result.get('torch')}, triton {result.get('triton')})", fontsize=9)
     fig.tight_layout()

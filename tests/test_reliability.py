@@ -1,0 +1,115 @@
+"""Reliability (docs/reliability.md): the C programs' support code, and the references the
+GPU programs check results against (tests/c/cases.c), checked against PyTorch on CPU.
+"""
+import ctypes
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD = Path(os.environ.get("TRITIUM_BUILD_DIR") or REPO / "build").resolve()
+
+
+# ---- the references the GPU programs check against, against PyTorch (CPU) ------------------
+
+class CaseStruct(ctypes.Structure):
+    """tests/c/test_support.h's test_case."""
+    _fields_ = [("kind", ctypes.c_int), ("dtype", ctypes.c_int), ("n", ctypes.c_int64), ("d", ctypes.c_int64),
+                ("margin", ctypes.c_float), ("p", ctypes.c_float), ("eps", ctypes.c_float), ("swap", ctypes.c_int),
+                ("reduction", ctypes.c_int), ("precision", ctypes.c_int), ("m", ctypes.c_int64),
+                ("nc", ctypes.c_int64), ("k", ctypes.c_int64), ("la", ctypes.c_int), ("lb", ctypes.c_int),
+                ("lc", ctypes.c_int), ("workspace", ctypes.c_int), ("keep_outputs", ctypes.c_int),
+                ("nbuf", ctypes.c_int), ("dev", ctypes.c_uint64 * 12), ("host", ctypes.c_void_p * 12),
+                ("bytes", ctypes.c_size_t * 12), ("ws_bytes", ctypes.c_size_t), ("lda", ctypes.c_int64),
+                ("ldb", ctypes.c_int64), ("ldc", ctypes.c_int64), ("sa", ctypes.c_int64 * 2),
+                ("sb", ctypes.c_int64 * 2), ("sc", ctypes.c_int64 * 2)]
+
+
+@pytest.fixture(scope="module")
+def cases_lib(tmp_path_factory):
+    """tests/c's case code as a shared library over libtritium, with host memory as device memory."""
+    cc = shutil.which("gcc") or pytest.skip("gcc is not on PATH")
+    if not (BUILD / "libtritium.so").exists():
+        pytest.skip(f"libtritium.so is not built in {BUILD}")
+    out = tmp_path_factory.mktemp("cases") / "libcases.so"
+    src = REPO / "tests" / "c"
+    subprocess.run([cc, "-std=c11", "-O1", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror", "-I", REPO / "include",
+                    "-I", src, src / "cases.c", src / "test_support.c", src / "cuda_min.c", "-o", out, "-L", BUILD,
+                    "-ltritium", "-Wl,-rpath," + str(BUILD), "-ldl", "-lm"], check=True)
+    lib = ctypes.CDLL(str(out))
+    ctypes.c_int.in_dll(lib, "dev_fake").value = 1
+    for name in ("case_random", "case_alloc", "case_free", "case_fill", "case_check", "case_describe"):
+        getattr(lib, name).restype = None if name != "case_check" else ctypes.c_int
+    return lib
+
+
+def _tensor(c, i, count, dtype, torch):
+    """Buffer i of the case (host memory) as a 1-D tensor sharing it."""
+    if count == 0:
+        return torch.empty(0, dtype=dtype)
+    raw = (ctypes.c_char * (count * torch.tensor([], dtype=dtype).element_size())).from_address(c.dev[i])
+    return torch.frombuffer(raw, dtype=dtype)
+
+
+def _play_gpu_triplet(c, torch):
+    """What tritium computes (fp32 math on the inputs as stored, outputs rounded to the
+    dtype), written into the case's output buffers."""
+    F = torch.nn.functional
+    dt = [torch.float32, torch.float16, torch.bfloat16][c.dtype]
+    n, d = c.n, c.d
+    a, p, ng = (_tensor(c, i, n * d, dt, torch).view(n, d).float().requires_grad_() for i in range(3))
+    red = ["none", "mean", "sum"][c.reduction]
+    loss = F.triplet_margin_loss(a, p, ng, margin=c.margin, p=c.p, eps=c.eps, swap=bool(c.swap), reduction=red)
+    outs = n if red == "none" else 1
+    gout = _tensor(c, 6, outs, dt, torch).float()
+    loss.backward(gout.view(loss.shape))
+    _tensor(c, 3, outs, dt, torch).copy_(loss.detach().reshape(-1).to(dt))
+    for i, t in enumerate((a, p, ng)):
+        _tensor(c, 7 + i, n * d, dt, torch).copy_(t.grad.reshape(-1).to(dt))
+
+
+def _play_gpu_matmul(c, torch):
+    dt = [torch.float32, torch.float16, torch.bfloat16][c.dtype]
+    e = torch.tensor([], dtype=dt).element_size()
+    A = _tensor(c, 0, c.bytes[0] // e, dt, torch).as_strided((c.m, c.k), tuple(c.sa))
+    B = _tensor(c, 1, c.bytes[1] // e, dt, torch).as_strided((c.k, c.nc), tuple(c.sb))
+    C = _tensor(c, 2, c.bytes[2] // e, dt, torch).as_strided((c.m, c.nc), tuple(c.sc))
+    C.copy_((A.double() @ B.double()).to(dt))
+
+
+@pytest.mark.parametrize("kind", ["triplet", "matmul"])
+def test_c_references_agree_with_torch(cases_lib, kind):
+    """The checks of the GPU programs (tests/c/cases.c) pass on PyTorch's results (fp32 math,
+    outputs rounded to the dtype, as tritium computes them) for random cases of every kind
+    the programs draw, and fail when one output element is off. So a failure on the GPU
+    means tritium disagrees with PyTorch, not that the test's reference does."""
+    torch = pytest.importorskip("torch")
+    lib = cases_lib
+    rng = ctypes.c_uint64(7)
+    msg = ctypes.create_string_buffer(256)
+    desc = ctypes.create_string_buffer(160)
+    checked = 0
+    for i in range(60):
+        c = CaseStruct()
+        lib.case_random(ctypes.byref(c), 0 if kind == "triplet" else 1, ctypes.byref(rng), ctypes.c_int64(64))
+        lib.case_alloc(ctypes.byref(c))
+        lib.case_fill(ctypes.byref(c), ctypes.byref(rng), None)
+        lib.case_describe(ctypes.byref(c), desc, 160)
+        (_play_gpu_triplet if kind == "triplet" else _play_gpu_matmul)(c, torch)
+        bad = lib.case_check(ctypes.byref(c), None, msg, 256)
+        assert bad == 0, f"{desc.value.decode()}: {msg.value.decode()}"
+        # one element off by far more than the bound: the check must see it
+        out = 3 if kind == "triplet" else 2
+        dt = [torch.float32, torch.float16, torch.bfloat16][c.dtype]
+        e = torch.tensor([], dtype=dt).element_size()
+        t = _tensor(c, out, c.bytes[out] // e, dt, torch)
+        if kind == "matmul":
+            t = t.as_strided((c.m, c.nc), tuple(c.sc))[c.m // 2]
+        t[0] = t[0].float() * 1.5 + 1000.0
+        assert lib.case_check(ctypes.byref(c), None, msg, 256) == 1, desc.value.decode()
+        lib.case_free(ctypes.byref(c))
+        checked += 1
+    assert checked == 60

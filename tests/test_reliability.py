@@ -1,8 +1,15 @@
-"""Reliability (docs/reliability.md): the C programs' support code, and the references the
-GPU programs check results against (tests/c/cases.c), checked against PyTorch on CPU.
+"""Reliability (docs/reliability.md): the C API fuzzer, and the references the GPU programs
+check results against.
+
+CPU (CI): the fuzzer (host memory stands in for device memory, which the library must never
+touch) and the C fp64 references checked against PyTorch. GPU: the fuzzer on device memory.
+A program that exits 77 has no GPU: the test skips with the program's own message.
+
+Programs are in $TRITIUM_BUILD_DIR (default <repo>/build), built with the library.
 """
 import ctypes
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +18,63 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = Path(os.environ.get("TRITIUM_BUILD_DIR") or REPO / "build").resolve()
+SKIP = 77
+PTX89 = {"TRITIUM_FORCE_ARCH": "89", "TRITIUM_FORCE_PTX": "1"}
+ENVS = {"native": {}, "sm89-ptx": PTX89}
+
+
+def _exe(name):
+    path = BUILD / name
+    if not path.exists():
+        pytest.skip(f"{path} is not built (build with CMake and TRITIUM_BUILD_TESTS=ON, or set TRITIUM_BUILD_DIR)")
+    return path
+
+
+def _run(args, env=None, timeout=600):
+    """Runs a program; skips on exit 77 with its last line, fails with its output otherwise."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TRITIUM_FORCE")}
+    full_env.update(env or {})
+    p = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout, env=full_env)
+    if p.returncode == SKIP:
+        lines = p.stdout.strip().splitlines()
+        pytest.skip(lines[-1] if lines else "exit 77")
+    assert p.returncode == 0, f"{' '.join(map(str, args))} exited {p.returncode}\n--- stdout\n{p.stdout}\n--- stderr\n{p.stderr}"
+    print(p.stdout)
+    return p.stdout
+
+
+# ---- the fuzzer ---------------------------------------------------------------------------
+
+FUZZ_SUMMARY = re.compile(r"^fuzz: (\d+) calls, (\d+) rejected \(by status:([^)]*)\), (\d+) accepted .*?"
+                          r"(\d+) guard violations, (\d+) status mismatches, seed (\d+)$", re.M)
+
+
+def _fuzz(seed, count):
+    out = _run([_exe("tritium_fuzz_api"), "--seed", seed, "--count", count], timeout=300)
+    m = FUZZ_SUMMARY.search(out)
+    assert m, out
+    calls, rejected, by_status, accepted, guard, mismatch, got_seed = m.groups()
+    assert (int(guard), int(mismatch)) == (0, 0), out
+    assert int(got_seed) == seed and int(calls) >= count
+    # every argument status was produced, and both outcomes are frequent
+    statuses = {int(s.split("=")[0]) for s in by_status.split()}
+    assert set(range(100, 109)) <= statuses, by_status
+    assert int(rejected) > count // 5 and int(accepted) > count // 5, out
+    per_entry = dict(kv.split("=") for kv in re.search(r"^by entry point: (.*)$", out, re.M).group(1).split())
+    assert all(int(n) > 0 for n in per_entry.values()), per_entry
+    return out
+
+
+def test_fuzz_api():
+    """20000 vectors from a fixed seed (reproducible in CI)."""
+    _fuzz(20240611, 20000)
+
+
+def test_fuzz_api_fresh_seed():
+    """A seed of this run: the message names it, for reproducing a failure."""
+    seed = int.from_bytes(os.urandom(4), "little")
+    print(f"seed {seed}")
+    _fuzz(seed, 5000)
 
 
 # ---- the references the GPU programs check against, against PyTorch (CPU) ------------------

@@ -1,9 +1,11 @@
-"""Reliability (docs/reliability.md): the C API fuzzer, and the references the GPU programs
-check results against.
+"""Reliability (docs/reliability.md): the C API fuzzer, the stress programs, and the
+references those programs check results against.
 
 CPU (CI): the fuzzer (host memory stands in for device memory, which the library must never
-touch) and the C fp64 references checked against PyTorch. GPU: the fuzzer on device memory.
-A program that exits 77 has no GPU: the test skips with the program's own message.
+touch) and the C fp64 references checked against PyTorch. GPU: the fuzzer on device memory,
+tests/c/stress.c's subcommands (natively and through the sm_89 PTX, TRITIUM_FORCE_ARCH=89
+TRITIUM_FORCE_PTX=1) and the dlclose program. A program that exits 77 has no GPU (or no
+second one): the test skips with the program's own message.
 
 Programs are in $TRITIUM_BUILD_DIR (default <repo>/build), built with the library.
 """
@@ -75,6 +77,34 @@ def test_fuzz_api_fresh_seed():
     seed = int.from_bytes(os.urandom(4), "little")
     print(f"seed {seed}")
     _fuzz(seed, 5000)
+
+
+# ---- the GPU programs -------------------------------------------------------------------------
+
+STRESS = [
+    ("threads", []),                         # 16 threads racing the lazy load
+    ("contexts", []),                        # cuCtxCreate'd contexts, churned; no current context
+    ("devices", []),                         # two or more GPUs (skips with one)
+    ("graphs", []),                          # capture after a warm-up, 100 replays
+    ("graphs", ["--first"]),                 # the capture is the process's first launching call
+    ("graphs", ["--first", "--mode", "relaxed"]),
+    ("leaks", []),                           # 100,000 calls: device memory and RSS
+]
+
+
+@pytest.mark.parametrize("env", ENVS, ids=list(ENVS))
+@pytest.mark.parametrize("cmd,args", STRESS, ids=[" ".join([c, *a]).replace(" --", "-").replace(" ", "-")
+                                                   for c, a in STRESS])
+def test_stress(cmd, args, env):
+    out = _run([_exe("tritium_stress"), cmd, *args], env=ENVS[env])
+    assert re.search(rf"^{cmd}: .*\b0 failures", out, re.M) or cmd == "leaks", out
+
+
+def test_unload():
+    """dlopen/dlclose libtritium with its images loaded, four times, then exit."""
+    lib = BUILD / "libtritium.so"
+    out = _run([_exe("tritium_unload_test"), lib, "--rounds", "4"])
+    assert "unload: 4 rounds" in out and " ok;" in out
 
 
 # ---- the references the GPU programs check against, against PyTorch (CPU) ------------------

@@ -1,11 +1,15 @@
-"""Reliability (docs/reliability.md): the C API fuzzer, the stress programs, and the
+"""Reliability (docs/reliability.md): the C API fuzzer, the stress and sanitizer programs, the
 references those programs check results against.
 
+    pytest -q tests/test_reliability.py                 # everything this machine can run
+    pytest -q tests/test_reliability.py -k "not sanitizer"   # without the compute-sanitizer runs
+
 CPU (CI): the fuzzer (host memory stands in for device memory, which the library must never
-touch) and the C fp64 references checked against PyTorch. GPU: the fuzzer on device memory,
-tests/c/stress.c's subcommands (natively and through the sm_89 PTX, TRITIUM_FORCE_ARCH=89
-TRITIUM_FORCE_PTX=1) and the dlclose program. A program that exits 77 has no GPU (or no
-second one): the test skips with the program's own message.
+touch), the sanitizer program's plan checked to reach every compiled variant (dry runs for
+sm_90, sm_89 and the sm_89 PTX on sm_90), the C fp64 references checked against PyTorch. GPU: the fuzzer on device memory, tests/c/stress.c's subcommands
+(natively and through the sm_89 PTX, TRITIUM_FORCE_ARCH=89 TRITIUM_FORCE_PTX=1), the
+dlclose program and tests/sanitize.sh. A program that exits 77 has no GPU (or no second
+one, or no compute-sanitizer): the test skips with the program's own message.
 
 Programs are in $TRITIUM_BUILD_DIR (default <repo>/build), built with the library.
 """
@@ -105,6 +109,24 @@ def test_unload():
     lib = BUILD / "libtritium.so"
     out = _run([_exe("tritium_unload_test"), lib, "--rounds", "4"])
     assert "unload: 4 rounds" in out and " ok;" in out
+
+
+# ---- compute-sanitizer ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("arch,env", [(90, {}), (89, {}), (90, PTX89)], ids=["sm90", "sm89", "sm89-ptx-on-sm90"])
+def test_sanitizer_plan_reaches_every_variant(arch, env):
+    """The sanitizer program's calls, counted against the build's tables for such a device
+    (no GPU: launches are counted, not made): every variant with an image there is reached."""
+    out = _run([_exe("tritium_sanitize"), "--dry-run", arch], env=env)
+    m = re.search(r"variants launched: (\d+)/(\d+)", out)
+    assert m and m.group(1) == m.group(2) and int(m.group(2)) > 0, out
+
+
+def test_sanitizer():
+    """tests/sanitize.sh: every variant under memcheck, racecheck, initcheck and synccheck,
+    natively and through the sm_89 PTX (GPU and compute-sanitizer; a few minutes)."""
+    _exe("tritium_sanitize")
+    _run(["bash", REPO / "tests" / "sanitize.sh", BUILD], timeout=3600)
 
 
 # ---- the references the GPU programs check against, against PyTorch (CPU) ------------------

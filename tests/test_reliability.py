@@ -1,12 +1,13 @@
 """Reliability (docs/reliability.md): the C API fuzzer, the stress and sanitizer programs, the
-references those programs check results against.
+references those programs check results against, and the binding's version check.
 
     pytest -q tests/test_reliability.py                 # everything this machine can run
     pytest -q tests/test_reliability.py -k "not sanitizer"   # without the compute-sanitizer runs
 
 CPU (CI): the fuzzer (host memory stands in for device memory, which the library must never
 touch), the sanitizer program's plan checked to reach every compiled variant (dry runs for
-sm_90, sm_89 and the sm_89 PTX on sm_90), the C fp64 references checked against PyTorch. GPU: the fuzzer on device memory, tests/c/stress.c's subcommands
+sm_90, sm_89 and the sm_89 PTX on sm_90), the C fp64 references checked against PyTorch,
+and the version check. GPU: the fuzzer on device memory, tests/c/stress.c's subcommands
 (natively and through the sm_89 PTX, TRITIUM_FORCE_ARCH=89 TRITIUM_FORCE_PTX=1), the
 dlclose program and tests/sanitize.sh. A program that exits 77 has no GPU (or no second
 one, or no compute-sanitizer): the test skips with the program's own message.
@@ -18,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -229,3 +231,69 @@ def test_c_references_agree_with_torch(cases_lib, kind):
         lib.case_free(ctypes.byref(c))
         checked += 1
     assert checked == 60
+
+
+# ---- the Python binding's version check (CPU) -------------------------------------------------
+
+def _import_tritium(pythonpath, code="import tritium"):
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
+    env["PYTHONPATH"] = str(pythonpath)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
+def _package_copy(tmp_path):
+    pkg = REPO / "python" / "tritium"
+    if not list(pkg.glob("_ffi*.so")):
+        pytest.skip("the cffi extension is not built into python/tritium")
+    dst = tmp_path / "tritium"
+    shutil.copytree(pkg, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    return dst
+
+
+def test_version_mismatch_library(tmp_path):
+    """The real binding and package against a libtritium reporting another version: import
+    fails, naming the three versions and the remedy."""
+    cc = shutil.which("gcc") or pytest.skip("gcc is not on PATH")
+    dst = _package_copy(tmp_path)
+    # a stand-in libtritium.so.0: every function of the header (the extension binds them
+    # all at load), tritium_version_string reporting 9.9.9
+    names = re.findall(r"^TRITIUM_API\b[^;(]*?\b(tritium_\w+)\s*\(", (REPO / "include" / "tritium.h").read_text(),
+                       re.M)
+    assert "tritium_version_string" in names
+    src = tmp_path / "fake.c"
+    src.write_text("".join(f"int {n}(void) {{ return 900; }}\n" for n in names if n != "tritium_version_string") +
+                   'const char *tritium_version_string(void) { return "9.9.9"; }\n')
+    for old in dst.glob("libtritium.so*"):
+        old.unlink()
+    subprocess.run([cc, "-shared", "-fPIC", "-Wl,-soname,libtritium.so.0", src, "-o", dst / "libtritium.so.0"],
+                   check=True)
+    p = _import_tritium(tmp_path)
+    assert p.returncode != 0
+    tail = p.stderr.strip().splitlines()[-1]
+    assert tail.startswith("ImportError: tritium version mismatch"), p.stderr
+    for part in ("cffi binding 0.", "libtritium 9.9.9", "rebuild"):
+        assert part in tail, tail
+    # and the copy as built loads (the stand-in was what failed)
+    shutil.copy2(next((REPO / "python" / "tritium").glob("libtritium.so.0")), dst / "libtritium.so.0")
+    ok = _import_tritium(tmp_path, "import tritium, tritium._lib as l; print(l.ffi.string(l.lib.tritium_version_string()).decode())")
+    assert ok.returncode == 0 and ok.stdout.strip() == tail.split("cffi binding ")[1].split(",")[0], ok.stderr
+
+
+def test_version_mismatch_package(tmp_path):
+    """A package version other than the binding's and the library's: the check, re-run with
+    it, refuses with the same message (in a subprocess: reloading _lib would replace the
+    exception classes of this process's tritium)."""
+    _package_copy(tmp_path)
+    code = ("import importlib, tritium\n"
+            "tritium.__version__ = '0.0.0-other'\n"
+            "try:\n"
+            "    importlib.reload(tritium._lib)\n"
+            "except ImportError as e:\n"
+            "    print(e)\n"
+            "else:\n"
+            "    print('no error')\n")
+    p = _import_tritium(tmp_path, code)
+    assert p.returncode == 0, p.stderr
+    msg = p.stdout.strip()
+    assert msg.startswith("tritium version mismatch: Python package 0.0.0-other, cffi binding"), msg
+    assert "rebuild with `./dev setup`" in msg

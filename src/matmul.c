@@ -274,7 +274,11 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
     if (tritium_spans_overlap(clo, chi, alo, ahi) || tritium_spans_overlap(clo, chi, blo, bhi))
         return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "c overlaps %s", tritium_spans_overlap(clo, chi, alo, ahi) ? "a" : "b");
     if (workspace_bytes) {
-        uintptr_t wlo = (uintptr_t)workspace, whi = wlo + workspace_bytes;
+        /* a range that wraps could not be checked for overlap, and the plan would trust it */
+        uintptr_t wlo = (uintptr_t)workspace, whi;
+        if (__builtin_add_overflow(wlo, (uintptr_t)workspace_bytes, &whi))
+            return tritium_fail(TRITIUM_ERROR_OVERFLOW, "workspace: %zu bytes from %p overflow the address space",
+                                workspace_bytes, workspace);
         if (tritium_spans_overlap(wlo, whi, alo, ahi) || tritium_spans_overlap(wlo, whi, blo, bhi) ||
             tritium_spans_overlap(wlo, whi, clo, chi))
             return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "workspace overlaps a, b or c");

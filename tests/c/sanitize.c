@@ -1,0 +1,230 @@
+/*
+ * sanitize.c: launches every compiled variant the device can run, on tiny shapes with
+ * tails in every dimension (M, N and K not multiples of the tile; rows and row counts not
+ * multiples of BLOCK_D and ROWS), for compute-sanitizer (tests/sanitize.sh runs it under
+ * memcheck, racecheck, initcheck and synccheck, natively and through the sm_89 PTX).
+ *
+ *   tritium_sanitize [--seed S] [--list]     on a GPU
+ *   tritium_sanitize --dry-run ARCH          no GPU: the same plan against the build's
+ *                                            tables for an sm_ARCH device (90: H100/H200,
+ *                                            89: RTX 4090), launches counted, not made
+ *
+ * Matmul: each matmul / matmul_packed variant forced (tritium_matmul_force_config) with
+ * K unsplit and cut in three, on operands of its layout class; the packed ones with A and B
+ * row-major, column-major and strided in turn, which reaches every pack variant, and the
+ * splits reach the reduce kernel. Also a few table-chosen calls (k = 0, m = 1, ...).
+ * Triplet: every dtype and norm (p = 2, 1, inf, 1.5), rows aligned and not, with D picking
+ * each BLOCK_D, 37 rows (a partial row block), then mean and sum (the one-program and the
+ * reduce-kernel paths), and few long rows for the split path at each finish BLOCK_S.
+ *
+ * Every buffer is its own allocation of exactly its span, so that memcheck sees any access
+ * past it; outputs, saved values and workspace are not initialized (initcheck sees a read
+ * before a write). Results are checked against the fp64 references. At the end, every
+ * variant the device can run must have been launched. Exit: 0 on success, 1 on a failure
+ * or a variant not reached, 77 without a GPU (and no --dry-run), 2 on a usage error.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sanitize_hooks.h"
+#include "test_support.h"
+
+static int failures, cases;
+static CUstream stream;
+
+static void run(test_case *c, uint64_t *rng) {
+    char msg[256], desc[160];
+    c->keep_outputs = 1;
+    case_alloc(c);
+    case_fill(c, rng, stream);
+    tritium_status s = case_enqueue(c, stream);
+    ++cases;
+    if (s != TRITIUM_SUCCESS)
+        snprintf(msg, sizeof msg, "%s: %s", tritium_status_string(s), tritium_last_error());
+    if (s != TRITIUM_SUCCESS || (!dev_fake && case_check(c, stream, msg, sizeof msg))) {
+        case_describe(c, desc, sizeof desc);
+        if (++failures <= 20) printf("FAIL %s: %s\n", desc, msg);
+    }
+    case_free(c);
+}
+
+static void run_matmul_variants(uint64_t *rng) {
+    static hooks_matmul mv[1024];
+    int count = hooks_matmul_variants(mv, 1024);
+    static const int ab[3] = {LAYOUT_ROW, LAYOUT_COL, LAYOUT_STRIDED};
+    for (int i = 0; i < count; ++i) {
+        const hooks_matmul *v = &mv[i];
+        for (int split = 1; split <= 3; split += 2) {
+            test_case c;
+            memset(&c, 0, sizeof c);
+            c.kind = CASE_MATMUL;
+            c.dtype = v->dtype;
+            c.precision = v->precision;
+            int aligned = v->layout == 2;
+            c.m = v->config[0] + 3;
+            c.nc = v->config[1] + (aligned ? 16 : 5);
+            c.k = 2 * v->config[2] + (aligned ? 16 : 7); /* three K blocks, the last partial */
+            if (v->path == 1) {
+                /* the layout class is of A, B and C together */
+                c.la = v->layout == 0 ? (split == 1 ? LAYOUT_COL : LAYOUT_STRIDED) : LAYOUT_ROW;
+                c.lb = LAYOUT_ROW;
+                c.lc = v->layout == 1 && split == 3 ? LAYOUT_PADDED : LAYOUT_ROW;
+            } else {
+                /* the packed kernel's class is C's; A and B only choose the pack variants */
+                c.la = ab[(i + split / 2) % 3];
+                c.lb = ab[(i + split / 2 + 1) % 3];
+                c.lc = v->layout == 0 ? LAYOUT_COL : LAYOUT_ROW;
+            }
+            c.workspace = 1; /* the size query answers for the forced config */
+            tritium_status s = tritium_matmul_force_config(v->path, v->config, split);
+            if (s != TRITIUM_SUCCESS) {
+                printf("FAIL force_config: %s\n", tritium_last_error());
+                ++failures;
+                continue;
+            }
+            run(&c, rng);
+            tritium_matmul_force_config(0, NULL, 1);
+        }
+    }
+}
+
+static void run_matmul_table(uint64_t *rng) {
+    static const int64_t shapes[][3] = {{1, 1, 1}, {64, 48, 0}, {1, 200, 300}, {37, 21, 19}, {300, 1, 70}};
+    for (int mode = 0; mode < 4; ++mode)
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
+            for (int ws = 0; ws < 2; ++ws) {
+                test_case c;
+                memset(&c, 0, sizeof c);
+                c.kind = CASE_MATMUL;
+                c.dtype = mode < 2 ? TRITIUM_FLOAT32 : (tritium_dtype)(mode - 1);
+                c.precision = mode == 1 ? TRITIUM_PRECISION_HIGH : TRITIUM_PRECISION_HIGHEST;
+                c.m = shapes[i][0];
+                c.nc = shapes[i][1];
+                c.k = shapes[i][2];
+                c.la = (int)(i % 2) ? LAYOUT_COL : LAYOUT_ROW;
+                c.lc = ws ? LAYOUT_ROW : LAYOUT_COL;
+                c.workspace = ws;
+                run(&c, rng);
+            }
+}
+
+static void run_triplet_case(uint64_t *rng, int dt, float p, int64_t n, int64_t d, int swap, int reduction) {
+    test_case c;
+    memset(&c, 0, sizeof c);
+    c.kind = CASE_TRIPLET;
+    c.dtype = (tritium_dtype)dt;
+    c.p = p;
+    c.n = n;
+    c.d = d;
+    c.eps = 1e-6f;
+    c.margin = isinf(p) || d == 0 ? 0.4f : (float)(0.15 * pow((double)d, 1.0 / p));
+    c.swap = swap;
+    c.reduction = (tritium_reduction)reduction;
+    run(&c, rng);
+}
+
+static void run_triplet(uint64_t *rng) {
+    static const float ps[4] = {2.0f, 1.0f, INFINITY, 1.5f};
+    /* D for each BLOCK_D (32, 128, 512, 2048), rows aligned and not, each with a tail, in
+     * reduction 'none' (mean and sum of few short rows take the one-program variant) */
+    static const int64_t ds[] = {48, 144, 528, 2064, 45, 133, 2053};
+    /* the split path: 3, 10 and 34 ranges of 2048 (finish BLOCK_S 8, 32, 256), and aligned */
+    static const int64_t splits[] = {4101, 18437, 67589, 4112};
+    int turn = 0;
+    for (int dt = 0; dt < 3; ++dt) {
+        for (int pi = 0; pi < 4; ++pi) {
+            for (size_t i = 0; i < sizeof ds / sizeof ds[0]; ++i, ++turn)
+                run_triplet_case(rng, dt, ps[pi], 37, ds[i], turn % 2, TRITIUM_REDUCTION_NONE);
+            for (size_t i = 0; i < sizeof splits / sizeof splits[0]; ++i, ++turn)
+                run_triplet_case(rng, dt, ps[pi], 2, splits[i], turn % 2, turn % 3);
+        }
+        /* mean and sum: one program (48), the row kernels and the reduce kernel (133, 2064) */
+        for (int red = TRITIUM_REDUCTION_MEAN; red <= TRITIUM_REDUCTION_SUM; ++red)
+            for (int i = 0; i < 3; ++i, ++turn)
+                run_triplet_case(rng, dt, 2.0f, 37, ((const int64_t[]){48, 133, 2064})[i], turn % 2, red);
+    }
+    /* the edges: no rows (mean is NaN), one element, empty rows */
+    static const int64_t edges[][3] = {{0, 5, TRITIUM_REDUCTION_MEAN}, {1, 1, TRITIUM_REDUCTION_SUM},
+                                       {3, 0, TRITIUM_REDUCTION_NONE}, {3, 0, TRITIUM_REDUCTION_MEAN}};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; ++i)
+        for (int dt = 0; dt < 3; ++dt) run_triplet_case(rng, dt, 2.0f, edges[i][0], edges[i][1], 0, (int)edges[i][2]);
+}
+
+static int usage(void) {
+    fprintf(stderr, "usage: tritium_sanitize [--dry-run ARCH] [--seed S] [--list]\n");
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    int dry_arch = 0, list = 0;
+    uint64_t seed = 2024;
+    for (int i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--list")) list = 1;
+        else if (!strcmp(argv[i], "--dry-run") && i + 1 < argc) dry_arch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 0);
+        else return usage();
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *fa = getenv("TRITIUM_FORCE_ARCH"), *fp = getenv("TRITIUM_FORCE_PTX");
+    int arch, max_shared;
+    if (dry_arch) {
+        /* opt-in shared memory per block: 227 KB on sm_90, 99 KB on sm_89 / sm_86, 163 KB on sm_80 */
+        arch = dry_arch;
+        max_shared = arch == 90 ? 232448 : arch == 80 ? 166912 : 101376;
+        dev_fake = 1;
+        hooks_device(1, arch, max_shared);
+    } else {
+        cu_open_or_skip(1, "tritium_sanitize (without --dry-run)");
+        CUdevice dev;
+        int major = 0, minor = 0;
+        CU_OK(cu.DeviceGet(&dev, 0));
+        CU_OK(cu.DeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev));
+        CU_OK(cu.DeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev));
+        CU_OK(cu.DeviceGetAttribute(&max_shared, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, dev));
+        arch = major * 10 + minor;
+        CU_OK(cu.StreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+        hooks_device(0, arch, max_shared);
+    }
+    printf("tritium %s: sm_%d%s (%d bytes of shared memory per block)%s%s%s%s\n", tritium_version_string(), arch,
+           dry_arch ? " (dry run: launches counted, not made)" : "", max_shared, fa ? ", TRITIUM_FORCE_ARCH=" : "",
+           fa ? fa : "", fp ? ", TRITIUM_FORCE_PTX=" : "", fp ? fp : "");
+    uint64_t rng = seed;
+    run_matmul_variants(&rng);
+    run_matmul_table(&rng);
+    run_triplet(&rng);
+    if (!dry_arch) CU_OK(cu.StreamDestroy(stream));
+
+    int usable[2] = {0, 0}, reached[2] = {0, 0}, missing = 0;
+    long total = 0;
+    char desc[160];
+    for (int v = 0; v < hooks_variant_count(); ++v) {
+        int mm = hooks_is_matmul(v);
+        long n = hooks_launches(v);
+        total += n;
+        if (list && (n || hooks_usable(v))) {
+            hooks_describe(v, desc, sizeof desc);
+            printf("  %6ld  %s\n", n, desc);
+        }
+        if (!hooks_usable(v)) continue;
+        ++usable[mm];
+        if (n) {
+            ++reached[mm];
+        } else {
+            hooks_describe(v, desc, sizeof desc);
+            if (++missing <= 20) printf("NOT LAUNCHED %s\n", desc);
+        }
+    }
+    if (hooks_device_mismatches()) {
+        printf("FAIL: %d calls saw another device than sm_%d with %d bytes\n", hooks_device_mismatches(), arch,
+               max_shared);
+        ++failures;
+    }
+    printf("sanitize: %d calls, %ld launches; variants launched: %d/%d (matmul %d/%d, triplet %d/%d) of %d "
+           "compiled; %d failures\n",
+           cases, total, reached[0] + reached[1], usable[0] + usable[1], reached[1], usable[1], reached[0], usable[0],
+           hooks_variant_count(), failures);
+    return failures || missing ? 1 : 0;
+}

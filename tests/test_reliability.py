@@ -237,7 +237,10 @@ def test_c_references_agree_with_torch(cases_lib, kind):
 
 def _import_tritium(pythonpath, code="import tritium"):
     env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
-    env["PYTHONPATH"] = str(pythonpath)
+    # the copy first; the caller's other entries stay (cffi may live there), not the repo's package
+    ours = str((REPO / "python").resolve())
+    rest = [e for e in os.environ.get("PYTHONPATH", "").split(os.pathsep) if e and str(Path(e).resolve()) != ours]
+    env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), *rest])
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
 
 

@@ -185,21 +185,25 @@ def _reference(a, p, n, w):
     return (loss, *torch.autograd.grad(loss, (a64, w64)))
 
 
-def _model_step(a, p, n, w):
-    """Loss and gradients of (a, w) through tritium, highest precision."""
-    a = a.detach().requires_grad_()
-    m = _Embed(*w.shape[:1], "cuda", w.shape[1])
+def _model(w):
+    """The model with weight w."""
+    m = _Embed(w.shape[0], "cuda", w.shape[1])
     with torch.no_grad():
         m.w.copy_(w)
-    loss = m(a, p, n)
-    return (loss, *torch.autograd.grad(loss, (a, m.w)))
+    return m
 
 
 def _grads(model, a, p, n):
-    """The model's loss, and its gradients with respect to a and the weight."""
+    """The model's loss, and its gradients with respect to a and the weight (a compiled
+    model's attributes are its original's)."""
     a = a.detach().requires_grad_()
     loss = model(a, p, n)
-    return (loss, *torch.autograd.grad(loss, (a, model.w if hasattr(model, "w") else model._orig_mod.w)))
+    return (loss, *torch.autograd.grad(loss, (a, model.w)))
+
+
+def _model_step(a, p, n, w):
+    """Loss and gradients of (a, w) through tritium."""
+    return _grads(_model(w), a, p, n)
 
 
 @gpu
@@ -213,9 +217,7 @@ def test_compile_fullgraph_forward_and_backward():
         torch._dynamo.utils.counters.clear()
         for _ in range(2):  # the second call reuses the compiled graphs
             a, p, n, w = _inputs()
-            model = _Embed(w.shape[0], "cuda", w.shape[1])
-            with torch.no_grad():
-                model.w.copy_(w)
+            model = _model(w)
             compiled = torch.compile(model, fullgraph=True)
             ref = _reference(a, p, n, w)
             eager = _grads(model, a, p, n)

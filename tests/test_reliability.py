@@ -131,6 +131,33 @@ def test_sanitizer():
     _run(["bash", REPO / "tests" / "sanitize.sh", BUILD], timeout=3600)
 
 
+# the verdict of tests/sanitize.sh, on CPU: a stand-in program and a stand-in compute-sanitizer
+# printing each tool's summary as compute-sanitizer 2025 does (racecheck has no ERROR SUMMARY)
+_FAKE_CS = """#!/bin/sh
+tool=$2; shift 2; while [ "${1#--}" != "$1" ]; do shift; [ "$1" = full ] || [ "$1" = all ] || [ "$1" = 99 ] && shift; done
+echo "========= COMPUTE-SANITIZER"; "$@"
+if [ "$tool" = racecheck ]; then echo "========= RACECHECK SUMMARY: $RACE hazards displayed ($RACE_ERR errors, 0 warnings)"
+else echo "========= ERROR SUMMARY: $ERRORS errors"; fi
+"""
+
+
+@pytest.mark.parametrize("race,race_err,errors,clean", [
+    ("0", "0", "0", True), ("2", "0", "0", True),        # racecheck warnings are not errors
+    ("1", "1", "0", False), ("0", "0", "3", False)])
+def test_sanitize_script_verdict(tmp_path, race, race_err, errors, clean):
+    build = tmp_path / "build"
+    build.mkdir()
+    prog = build / "tritium_sanitize"
+    prog.write_text("#!/bin/sh\necho 'sanitize: 1 calls, 1 launches; variants launched: 1/1; 0 failures'\n")
+    cs = tmp_path / "compute-sanitizer"
+    cs.write_text(_FAKE_CS)
+    prog.chmod(0o755), cs.chmod(0o755)
+    env = dict(os.environ, COMPUTE_SANITIZER=str(cs), RACE=race, RACE_ERR=race_err, ERRORS=errors)
+    r = subprocess.run(["bash", REPO / "tests" / "sanitize.sh", build], env=env, capture_output=True, text=True)
+    assert r.returncode == (0 if clean else 1), r.stdout + r.stderr
+    assert r.stdout.count(" rc=0 ") == 8 and r.stdout.rstrip().endswith("all clean" if clean else "FAILED"), r.stdout
+
+
 # ---- the references the GPU programs check against, against PyTorch (CPU) ------------------
 
 class CaseStruct(ctypes.Structure):

@@ -308,6 +308,42 @@ def test_cuda_graph_capture_and_replay():
         torch.set_float32_matmul_precision(prev)
 
 
+_FIRST_CALL_CAPTURE = """
+import sys, torch
+sys.path.insert(0, {tests!r})
+from test_torch_integration import _inputs, _model_step, _reference, _rel
+torch.set_float32_matmul_precision("highest")
+static = [t.clone() for t in _inputs()]
+x, y = (torch.randn(70, 33, device="cuda", dtype=torch.bfloat16) for _ in range(2))
+torch.cuda.synchronize()
+graph = torch.cuda.CUDAGraph()
+with torch.cuda.graph(graph):  # the process's first tritium calls (library and images load here)
+    outs = _model_step(*static)
+    prod = tritium.matmul(x, y.t())
+for seed in range(3):
+    fresh = _inputs(seed=seed)
+    for s, f in zip(static, fresh):
+        s.copy_(f)
+    x.normal_(), y.normal_()
+    graph.replay()
+    torch.cuda.synchronize()
+    errs = [_rel(o, r) for o, r in zip(outs, _reference(*fresh))]
+    err_bf16 = _rel(prod, x.double() @ y.double().t())
+    assert max(errs) < 1e-5 and err_bf16 < 1e-2, (seed, errs, err_bf16)
+print("replayed ok")
+"""
+
+
+@gpu
+def test_cuda_graph_capture_as_first_call():
+    """A fresh process whose first tritium calls (model forward and backward: matmul,
+    triplet forward and backward; a bf16 matmul) are made inside torch.cuda.graph capture,
+    with no warm-up; replays on new inputs match fp64."""
+    script = "import tritium\n" + _FIRST_CALL_CAPTURE.format(tests=str(Path(__file__).resolve().parent))
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "replayed ok" in r.stdout, r.stdout + r.stderr
+
+
 @gpu
 def test_module_matches_torch_module():
     a, p, n, _ = _inputs(50, 30)

@@ -87,7 +87,7 @@ TRIPLET_FWD = Kernel(
           ("stride_a", "i64"), ("stride_p", "i64"), ("stride_n", "i64"),
           ("margin", "fp32"), ("norm_p", "fp32"), ("inv_p", "fp32"), ("eps", "fp32"), ("divisor", "fp32"),
           ("swap", "i32"), ("reduce", "i32"), ("save", "i32"), ("split", "i32")),
-    params=("P_MODE", "ROWS", "BLOCK_D"),
+    params=("P_MODE", "ROWS", "BLOCK_D", "STAGES"),
     aligned_args=("a_ptr", "p_ptr", "n_ptr", "D", "chunk", "stride_a", "stride_p", "stride_n"),
 )
 
@@ -108,7 +108,7 @@ TRIPLET_BWD = Kernel(
           ("stride_ga", "i64"), ("stride_gp", "i64"), ("stride_gn", "i64"),
           ("eps", "fp32"), ("norm_p", "fp32"), ("divisor", "fp32"),
           ("swap", "i32"), ("reduce", "i32"), ("write_a", "i32"), ("write_p", "i32"), ("write_n", "i32")),
-    params=("P_MODE", "ROWS", "BLOCK_D"),
+    params=("P_MODE", "ROWS", "BLOCK_D", "STAGES"),
     aligned_args=("a_ptr", "p_ptr", "n_ptr", "ga_ptr", "gp_ptr", "gn_ptr", "D", "chunk",
                   "stride_a", "stride_p", "stride_n", "stride_ga", "stride_gp", "stride_gn"),
 )
@@ -116,7 +116,7 @@ TRIPLET_BWD = Kernel(
 TRIPLET_REDUCE = Kernel(
     name="triplet_reduce", module="tritium.kernels.triplet", function="_triplet_reduce_kernel",
     args=(("partial_ptr", "*fp32"), ("out_ptr", "*T"), ("count", "i32"), ("divisor", "fp32")),
-    params=("BLOCK",),
+    params=("BLOCK", "UNROLL"),
 )
 
 MATMUL = Kernel(
@@ -187,33 +187,40 @@ CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TR
 
 
 def triplet_row_configs(p_mode, aligned):
-    """(ROWS, BLOCK_D, num_warps) for the row kernels (forward and backward); the runtime
-    picks the widest BLOCK_D that D fills.
+    """(ROWS, BLOCK_D, num_warps, STAGES) for the row kernels (forward and backward); the
+    runtime picks the widest BLOCK_D that D fills. STAGES > 1 pipelines the D loop's loads
+    (Triton's software pipelining through shared memory).
 
-    The reasoning, for the RTX 4090 (sm_89: 128 SMs, 1008 GB/s, 1536 threads and 64K
-    registers per SM, 99 KB shared memory per block) and the same configs on Hopper:
-    * the kernels are memory-bound: what matters is bytes in flight. Little's law with
-      ~600 ns of DRAM latency asks for ~1008 GB/s x 600 ns = 600 KB in flight, ~4.7 KB per
-      4090 SM (H100/H200: ~3.3-4.8 TB/s x ~700 ns over 132 SMs, ~18-25 KB per SM);
-    * one step of a program loads ROWS x BLOCK_D = 2048 elements of each of a, p and n:
-      24 KB (fp32) or 12 KB (16-bit) per block per step, so one resident block per SM
-      already covers the 4090's need and two cover Hopper's;
-    * 8 warps (256 threads) keep 8 elements of each input per thread per step: the
-      backward holds three inputs and three gradients, the p = inf forward three values
-      and three counts, and unaligned rows keep a 64-bit address per element, which with
-      16 elements per thread (4 warps) ran out of registers and spilled to the stack;
-      8 per thread stays under 255 registers without spills. At <= 255 registers a
-      256-thread block fits the 4090's register file once (64K / (256 x 255) = 1), most
-      configs fit 2-3 times, and no config uses shared memory beyond the reductions';
-    * ROWS grows as D shrinks so that short rows still fill 2048-element steps; the split
-      path (TRIPLET_SPLIT_*) covers the opposite case, few rows of many elements.
+    Chosen from sweeps on an H200 (these kernels JIT-compiled per config, device time per
+    call with inputs past L2, the forward with its reduce launch), then checked against
+    the 4090's limits:
+    * short rows want many small programs, not few wide ones: at (4096, 512) one row per
+      1-warp program took 11.4 us (fp32) / 9.4 us (bf16) where 4 rows per 8-warp program
+      took 14.8 / 11.3; likewise (4, 128, 4 warps), (4, 256, 4), (16, 64, 2) beat the
+      16-to-64-row 8-warp programs by 3-10 %. A program then holds 1024 or fewer elements
+      of each input per step, 4 to 16 per thread, so that registers stay low (no spills,
+      several blocks per SM) and each SM runs many independent programs;
+    * long rows (ROWS = 1, BLOCK_D = 2048, 8 warps) are bandwidth-bound: with STAGES = 3
+      the loads of the next steps are in flight while a step is summed (in a stripped-down
+      forward, bf16 at (32768, 8192) went from 374 to 356 us; fp32 stayed at ~701 us, the
+      read ceiling);
+    * for the RTX 4090 (sm_89: 128 SMs, 1008 GB/s, 1536 threads and 64K registers per
+      SM, at most 24 resident blocks, 99 KB shared memory per block): Little's law with
+      ~600 ns of DRAM latency asks for ~600 KB in flight, ~4.7 KB per SM. The widest
+      config's three pipelined 2048-element steps take 3 x 3 x 2048 x 4 = 72 KB of shared
+      memory in fp32 (36 KB in 16-bit), under 99 KB, one block of 256 threads per SM at
+      worst, which still keeps 48 KB in flight; the short-row configs use no shared memory
+      beyond their reductions and 24 one-warp blocks keep 24 x 512 x 3 x 4 B = 147 KB in
+      flight per SM, far above the need. Registers stay under 255 with no spills;
+    * ROWS grows as D shrinks so that short rows still fill a step; the split path
+      (TRIPLET_SPLIT_*) covers the opposite case, few rows of many elements.
     The common case (p = 2, aligned rows) gets the full set; the others get a wide and a
     narrow config, which keeps the shipped library small. `test_sm89_resources_and_occupancy`
     checks registers, spills, shared memory and blocks per SM of every sm_89 cubin.
     """
     if p_mode == 2 and aligned:
-        return ((1, 2048, 8), (4, 512, 8), (16, 128, 8), (64, 32, 8))
-    return ((1, 2048, 8), (16, 128, 8))
+        return ((1, 2048, 8, 3), (1, 512, 1, 1), (4, 256, 4, 1), (4, 128, 4, 1), (16, 64, 2, 1), (32, 32, 2, 1))
+    return ((1, 2048, 8, 3), (4, 128, 4, 1))
 
 
 # Matmul tile configs: (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages, archs).
@@ -301,13 +308,16 @@ def variants():
     for dtype in DTYPES:
         for aligned in (False, True):
             for p_mode in (0, 1, 2, 3):
-                for rows, block_d, warps in triplet_row_configs(p_mode, aligned):
-                    out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d), warps))
-                    out.append(Variant(TRIPLET_BWD, dtype, aligned, (p_mode, rows, block_d), warps))
+                for rows, block_d, warps, stages in triplet_row_configs(p_mode, aligned):
+                    out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages))
+                    out.append(Variant(TRIPLET_BWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages))
                 if not aligned:
                     for rows, block_s in TRIPLET_FINISH_CONFIGS:
                         out.append(Variant(TRIPLET_FINISH, dtype, False, (p_mode, rows, block_s), 8))
-        out.append(Variant(TRIPLET_REDUCE, dtype, False, (1024,), 4))
+        # the reduce: 16 warps issue 8 loads of 2048 partials each per step (the 32768
+        # partials of (32768, 8192) in 2 steps: 2.9 us per call on an H200, where one load
+        # of 1024 per step took 6.0)
+        out.append(Variant(TRIPLET_REDUCE, dtype, False, (2048, 8), 16))
     out += matmul_variants()
     # grouped by kernel, so that the runtime searches one kernel's range
     order = {k.name: i for i, k in enumerate(KERNELS)}

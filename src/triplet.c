@@ -238,7 +238,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
     if (n > 0) {
         /* _triplet_fwd_kernel(a_ptr, p_ptr, n_ptr, out_ptr, partial_ptr, saved_ptr, N, D, chunk,
          *                     stride_a, stride_p, stride_n, margin, norm_p, inv_p, eps, divisor,
-         *                     swap, reduce, save, split, P_MODE, ROWS, BLOCK_D); a one-program
+         *                     swap, reduce, save, split, P_MODE, ROWS, BLOCK_D, STAGES); a one-program
          *                     grid with reduce writes the final value to out itself */
         CUdeviceptr a_ = (CUdeviceptr)anchor, p_ = (CUdeviceptr)positive, n_ = (CUdeviceptr)negative;
         int32_t d32 = (int32_t)d, chunk32 = (int32_t)chunk, split32 = splits > 1;
@@ -255,7 +255,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
         void *args[] = {&w_, &o_, &sv_, &n32, &s32, &margin, &norm_p, &inv_p, &divisor, &swap32, &reduce32, &save32};
         s = tritium_launch(&call, fin, 1, 1, args, (int)(sizeof args / sizeof args[0]));
     } else if (s == TRITIUM_SUCCESS && reduce && grid != 1) {
-        /* _triplet_reduce_kernel(partial_ptr, out_ptr, count, divisor, BLOCK) */
+        /* _triplet_reduce_kernel(partial_ptr, out_ptr, count, divisor, BLOCK, UNROLL) */
         int32_t count = n > 0 ? (int32_t)grid : 0;
         void *args[] = {&w_, &o_, &count, &divisor};
         s = tritium_launch(&call, red, 1, 1, args, 4);
@@ -334,7 +334,8 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
     if ((s = tritium_call_begin(&call, stream, anchor))) return s;
     /* _triplet_bwd_kernel(a_ptr, p_ptr, n_ptr, gout_ptr, saved_ptr, ga_ptr, gp_ptr, gn_ptr, N, D, chunk,
      *                     stride_a, stride_p, stride_n, stride_g, stride_ga, stride_gp, stride_gn,
-     *                     eps, norm_p, divisor, swap, reduce, write_a, write_p, write_n, P_MODE, ROWS, BLOCK_D) */
+     *                     eps, norm_p, divisor, swap, reduce, write_a, write_p, write_n, P_MODE, ROWS, BLOCK_D,
+     *                     STAGES) */
     CUdeviceptr a_ = (CUdeviceptr)anchor, p_ = (CUdeviceptr)positive, n_ = (CUdeviceptr)negative;
     CUdeviceptr g_ = (CUdeviceptr)grad_out, sv_ = (CUdeviceptr)saved;
     CUdeviceptr ga_ = (CUdeviceptr)grad_anchor, gp_ = (CUdeviceptr)grad_positive, gn_ = (CUdeviceptr)grad_negative;

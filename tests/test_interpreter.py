@@ -81,6 +81,7 @@ TOL = {torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1e-2}
 ROWS = 4
 BLOCK_D = 16
 RED_BLOCK = 4
+RED_UNROLL = 2  # the reduce takes RED_BLOCK * RED_UNROLL partials per step
 
 
 def _gen(seed):
@@ -147,7 +148,7 @@ def triplet_launch(a, p, n, *, margin, pnorm, swap, reduction, eps=1e-6, rows=RO
         partial = torch.full((N * S * 8,), float("nan"), dtype=torch.float32)
         _triplet_fwd_kernel[(N, S)](
             a, p, n, out, partial, saved, N, D, chunk, *strides, float(margin), float(norm_p), float(inv_p),
-            float(eps), divisor, int(swap), 0, 0, 1, P_MODE=P_MODE, ROWS=1, BLOCK_D=block_d)
+            float(eps), divisor, int(swap), 0, 0, 1, P_MODE=P_MODE, ROWS=1, BLOCK_D=block_d, STAGES=1)
         _triplet_finish_kernel[(1,)](
             partial, out, saved, N, S, float(margin), float(norm_p), float(inv_p), divisor, int(swap), reduce,
             save, P_MODE=P_MODE, ROWS=rows, BLOCK_S=triton.next_power_of_2(S))
@@ -157,13 +158,14 @@ def triplet_launch(a, p, n, *, margin, pnorm, swap, reduction, eps=1e-6, rows=RO
         if programs > 0:
             _triplet_fwd_kernel[(programs, 1)](
                 a, p, n, out, partial, saved, N, D, D, *strides, float(margin), float(norm_p), float(inv_p),
-                float(eps), divisor, int(swap), reduce, save, 0, P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d)
+                float(eps), divisor, int(swap), reduce, save, 0, P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d,
+                STAGES=1)
         if reduce and programs == 1:  # one program wrote the final value itself: no reduce launch
             assert torch.isnan(partial).all(), "a one-program grid wrote a partial"
         elif reduce:
             if programs > 0:
                 assert not torch.isnan(partial).any(), f"unwritten partial sums: {partial}"
-            _triplet_reduce_kernel[(1,)](partial, out, programs, divisor, BLOCK=red_block)
+            _triplet_reduce_kernel[(1,)](partial, out, programs, divisor, BLOCK=red_block, UNROLL=RED_UNROLL)
     if reduce:
         out = out[0]
     if with_saved:
@@ -187,7 +189,7 @@ def triplet_backward_launch(a, p, n, saved, grad_out, *, pnorm, swap, reduction,
         a, p, n, grad_out, saved, *grads, N, D, chunk, a.stride(0), p.stride(0), n.stride(0),
         grad_out.stride(0) if grad_out.dim() else 0, *(g.stride(0) for g in grads), float(eps), float(norm_p),
         float(N) if reduction == "mean" else 1.0, int(swap), reduce, *write,
-        P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d)
+        P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d, STAGES=1)
     return grads
 
 
@@ -387,7 +389,8 @@ def test_triplet_forward_mean_is_sum_over_n(dtype):
 
 
 def test_triplet_forward_deterministic():
-    # many partials (N = 61 -> 16 programs; chunked by BLOCK = 4 in the reduce): the mean
+    # many partials (N = 61 -> 16 programs; 8 per step of the reduce, a partial step when
+    # another tile gives another count): the mean
     # is the same bits run after run
     a, p, n = _triplet_inputs(61, 45, torch.float32, 4242)
     for pcase in ("p2", "p3"):

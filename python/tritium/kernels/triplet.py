@@ -179,7 +179,7 @@ def _triplet_fwd_kernel(
     divisor,                      # N for 'mean', 1 for 'sum' (used by a one-program grid)
     swap, reduce, save, split,    # 0/1 flags
     # meta
-    P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr,
+    P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr, STAGES: tl.constexpr,
 ):
     rows, row_ok, rows64, lo, hi = _program_rows(N, D, chunk, ROWS)
     a_row = a_ptr + rows64[:, None] * stride_a
@@ -197,7 +197,7 @@ def _triplet_fwd_kernel(
     cnt_ap = tl.zeros([ROWS, BLOCK_D], dtype=tl.int32)
     cnt_an = tl.zeros([ROWS, BLOCK_D], dtype=tl.int32)
     cnt_pn = tl.zeros([ROWS, BLOCK_D], dtype=tl.int32)
-    for d0 in range(lo, hi, BLOCK_D):
+    for d0 in tl.range(lo, hi, BLOCK_D, num_stages=STAGES):
         a, p, n, c, m = _load_step(a_row, p_row, n_row, d0, row_ok, hi, BLOCK_D)
         acc_ap, cnt_ap = _accumulate(acc_ap, cnt_ap, a - p + eps, m, norm_p, P_MODE)
         acc_an, cnt_an = _accumulate(acc_an, cnt_an, a - n + eps, m, norm_p, P_MODE)
@@ -272,13 +272,17 @@ def _triplet_finish_kernel(
 def _triplet_reduce_kernel(
     partial_ptr, out_ptr,         # fp32 partials in, one scalar out (input dtype)
     count, divisor,               # number of partials; N for 'mean', 1 for 'sum'
-    BLOCK: tl.constexpr,
+    BLOCK: tl.constexpr, UNROLL: tl.constexpr,
 ):
-    """Deterministic sum of `count` fp32 partials: fixed chunk order, fixed tree."""
+    """Deterministic sum of `count` fp32 partials: fixed chunk order, fixed tree. One
+    program; a step's UNROLL loads of BLOCK partials are independent, so the compiler
+    issues them together and a step costs about one memory latency."""
     offs = tl.arange(0, BLOCK)
     acc = tl.zeros([BLOCK], dtype=tl.float32)
-    for i in range(0, count, BLOCK):
-        acc += tl.load(partial_ptr + i + offs, mask=i + offs < count, other=0.0)
+    for i in range(0, count, BLOCK * UNROLL):
+        for u in tl.static_range(UNROLL):  # unrolled: the loads do not wait on the adds
+            o = i + u * BLOCK + offs
+            acc += tl.load(partial_ptr + o, mask=o < count, other=0.0)
     total = tl.sum(acc, axis=0) / divisor
     tl.store(out_ptr, total.to(out_ptr.dtype.element_ty))
 
@@ -310,7 +314,7 @@ def _triplet_bwd_kernel(
     stride_a, stride_p, stride_n, stride_g, stride_ga, stride_gp, stride_gn,
     eps, norm_p, divisor,         # divisor: N for 'mean', else 1
     swap, reduce, write_a, write_p, write_n,
-    P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr,
+    P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr, STAGES: tl.constexpr,
 ):
     rows, row_ok, rows64, lo, hi = _program_rows(N, D, chunk, ROWS)
 
@@ -336,7 +340,7 @@ def _triplet_bwd_kernel(
     a_row = a_ptr + rows64[:, None] * stride_a
     p_row = p_ptr + rows64[:, None] * stride_p
     n_row = n_ptr + rows64[:, None] * stride_n
-    for d0 in range(lo, hi, BLOCK_D):
+    for d0 in tl.range(lo, hi, BLOCK_D, num_stages=STAGES):
         a, p, n, c, m = _load_step(a_row, p_row, n_row, d0, row_ok, hi, BLOCK_D)
         t_ap = k_ap * _dnorm(a - p + eps, d_ap, norm_p, P_MODE)
         t_an = k_an * _dnorm(a - n + eps, d_an, norm_p, P_MODE)

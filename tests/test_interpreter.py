@@ -389,9 +389,8 @@ def test_triplet_forward_mean_is_sum_over_n(dtype):
 
 
 def test_triplet_forward_deterministic():
-    # many partials (N = 61 -> 16 programs; 8 per step of the reduce, a partial step when
-    # another tile gives another count): the mean
-    # is the same bits run after run
+    # many partials (N = 61 -> 16 programs; two steps of RED_BLOCK * RED_UNROLL = 8 in the
+    # reduce): the mean is the same bits run after run
     a, p, n = _triplet_inputs(61, 45, torch.float32, 4242)
     for pcase in ("p2", "p3"):
         kw = dict(margin=1.0, pnorm=P_CASES[pcase], swap=True, reduction="mean")

@@ -309,7 +309,7 @@ def test_cuda_graph_capture_and_replay():
 
 
 _FIRST_CALL_CAPTURE = """
-import sys, torch
+import sys, torch, tritium
 sys.path.insert(0, {tests!r})
 from test_torch_integration import _inputs, _model_step, _reference, _rel
 torch.set_float32_matmul_precision("highest")
@@ -339,7 +339,7 @@ def test_cuda_graph_capture_as_first_call():
     """A fresh process whose first tritium calls (model forward and backward: matmul,
     triplet forward and backward; a bf16 matmul) are made inside torch.cuda.graph capture,
     with no warm-up; replays on new inputs match fp64."""
-    script = "import tritium\n" + _FIRST_CALL_CAPTURE.format(tests=str(Path(__file__).resolve().parent))
+    script = _FIRST_CALL_CAPTURE.format(tests=str(Path(__file__).resolve().parent))
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "replayed ok" in r.stdout, r.stdout + r.stderr
 

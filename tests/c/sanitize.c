@@ -141,7 +141,8 @@ static void run_triplet(uint64_t *rng) {
             for (size_t i = 0; i < sizeof splits / sizeof splits[0]; ++i, ++turn)
                 run_triplet_case(rng, dt, ps[pi], 2, splits[i], turn % 2, turn % 3);
         }
-        /* mean and sum: one program (48), the row kernels and the reduce kernel (133, 2064) */
+        /* mean and sum: the row kernels and the reduce kernel (48, 133, 2064; 37 rows are more
+         * than any config's ROWS, so none takes the one-program path: the edges' one row does) */
         for (int red = TRITIUM_REDUCTION_MEAN; red <= TRITIUM_REDUCTION_SUM; ++red)
             for (int i = 0; i < 3; ++i, ++turn)
                 run_triplet_case(rng, dt, 2.0f, 37, ((const int64_t[]){48, 133, 2064})[i], turn % 2, red);

@@ -207,7 +207,7 @@ def generate(out, archs, variants, results):
     c += ["const tritium_matmul_tuning tritium_matmul_tunings[TRITIUM_MATMUL_TUNING_COUNT] = {"]
     for t in tuning:
         c.append("  {%d, %d, %d, %d, %d, %d, %d, %d, %d, {%d, %d, %d}}," % (
-            t["arch"], t["dtype"], t["precision"], t["packed"], t["aligned"], t["m"], t["n"], t["k"], t["split"],
+            t["arch"], t["dtype"], t["precision"], t["path"], t["aligned"], t["m"], t["n"], t["k"], t["split"],
             *t["variants"]))
     if not tuning:
         c.append("  {0}")
@@ -218,6 +218,7 @@ def generate(out, archs, variants, results):
 
 
 PRECISIONS = {"highest": 0, "high": 1}
+MATMUL_PATHS = {"direct": 0, "packed": 1, "streamed": 2}  # tritium_matmul_tuning.path
 TUNING_DIR = Path(__file__).resolve().parent / "tuning"
 
 
@@ -225,7 +226,7 @@ def tuning_entries(archs, variants, tuning_dir=TUNING_DIR):
     """The matmul tuning tables (aot/tuning/sm_<arch>.json) of the built archs, each entry
     resolved to variant indices, one per layout class (manifest.MATMUL_LAYOUTS: general,
     unit strides, unit strides and aligned; of A, B and C for the direct kernel, of C for
-    the packed one)."""
+    the packed one, of the streamed one's X, whose XL the runtime picks)."""
     out = []
     for path in sorted(Path(tuning_dir).glob("sm_*.json")):
         table = json.loads(path.read_text())
@@ -246,7 +247,7 @@ def tuning_entries(archs, variants, tuning_dir=TUNING_DIR):
                 raise SystemExit(f"aot/build.py: {path.name} entry {i}: no {e['path']} matmul variant for {dtype} "
                                  f"config {cfg} on sm_{arch}: the table names a config the manifest does not build")
             out.append({"arch": arch, "dtype": manifest.DTYPE_IDS[dtype], "precision": prec,
-                        "packed": int(e["path"] == "packed"), "aligned": int(bool(e["aligned"])),
+                        "path": MATMUL_PATHS[e["path"]], "aligned": int(bool(e["aligned"])),
                         "m": int(e["m"]), "n": int(e["n"]), "k": int(e["k"]), "split": int(e["split"]),
                         "variants": tuple(vs)})
     return out

@@ -154,6 +154,19 @@ MATMUL_PACKED = Kernel(
     aligned_args=("c_ptr", "stride_cm", "N"),
 )
 
+# fp32 only. X is read in place (R x K through two strides); Y, the packed operand, and
+# the partials are workspace. In an aligned variant X's pointer, R, K and its strides are
+# 16-divisible, the unit stride that XL makes a constexpr being passed as 0
+MATMUL_STREAMED = Kernel(
+    name="matmul_streamed", module="tritium.kernels.matmul", function="_matmul_streamed_kernel",
+    args=(("x_ptr", "*T"), ("y_ptr", "*T"), ("c_ptr", "*T"), ("partial_ptr", "*fp32"),
+          ("R", "i32"), ("S", "i32"), ("K", "i32"), ("k_chunk", "i32"), ("split", "i32"),
+          ("stride_xr", "i64"), ("stride_xk", "i64"), ("ldy", "i64"), ("stride_cr", "i64"), ("stride_cs", "i64")),
+    params=("PRECISION", "XL", "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"),
+    always_aligned=("y_ptr", "partial_ptr", "k_chunk", "ldy"),
+    aligned_args=("x_ptr", "R", "K", "stride_xr", "stride_xk"),
+)
+
 MATMUL_REDUCE = Kernel(
     name="matmul_reduce", module="tritium.kernels.matmul", function="_matmul_reduce_kernel",
     args=(("partial_ptr", "*fp32"), ("c_ptr", "*T"), ("M", "i32"), ("N", "i32"), ("split", "i32"),
@@ -162,7 +175,7 @@ MATMUL_REDUCE = Kernel(
 )
 
 KERNELS = (TRIPLET_FWD, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, MATMUL, MATMUL_PACK, MATMUL_PACKED,
-           MATMUL_REDUCE)
+           MATMUL_STREAMED, MATMUL_REDUCE)
 
 
 # The split path of the triplet forward/backward (few long rows): each row's D is cut into
@@ -249,6 +262,28 @@ MATMUL_PACKED_CONFIGS = {
     ("f32", 0): ((128, 128, 32, 8, 8, 3, ()), (64, 256, 32, 8, 8, 3, HOPPER), (128, 128, 64, 8, 8, 3, HOPPER)),
     ("16", 0): ((128, 256, 64, 8, 8, 3, HOPPER), (256, 128, 64, 8, 8, 3, HOPPER), (128, 128, 64, 8, 8, 3, ())),
 }
+# The streamed path (fp32; _matmul_streamed_kernel): the large operand read once in place
+# and rounded/split in registers, the small one packed. Tiles are (BLOCK_M, BLOCK_N) of the
+# R x S output (R: the large operand's rows, S: the skinny side). Measured on an H200
+# (pack + product + split reduce, JIT, fp32 'high' / 'highest', against cuBLAS TF32 /
+# fp32): M=128, N=K=8192: 177 TF/s = 0.91x (64x128, split 2) / 62 TF/s = 1.22x (128x128,
+# split 2); M=16: 0.92x / 0.92x (128x32); M=64: 0.96x / 1.04x (64x64, split 2); N=128:
+# 0.80x / 1.31x; M=N=1024, K=65536: 249 TF/s (128x256, split 4; the packed path 224) /
+# 62 TF/s = 1.18x (128x128, split 2). Shared memory is (stages - 1) steps of X's BLOCK_M
+# rows and Y's BLOCK_N rows (twice, hi and lo, for 'highest') of 32 fp32: the 128x256 tile
+# (128 / 224 KB) is Hopper only, and 'highest' takes its 64x128 tile at 3 stages (80 KB,
+# where 4 would need 120). On sm_89 (mma.sync, both operands through registers) the
+# 3xTF32 tiles wider than 64x64 and the 128x32 tile need stack frames beyond the 255
+# registers of a thread: sm_89 gets 'high' 128x128, 64x128, 64x64 and 'highest' 64x64.
+MATMUL_STREAMED_CONFIGS = {
+    1: ((128, 256, 32, 8, 8, 3, HOPPER), (128, 128, 32, 8, 8, 3, ()), (64, 128, 32, 8, 4, 4, ()),
+        (64, 64, 32, 8, 4, 4, ()), (128, 32, 32, 8, 4, 4, HOPPER)),
+    0: ((128, 256, 32, 8, 8, 3, HOPPER), (128, 128, 32, 8, 8, 3, HOPPER), (64, 128, 32, 8, 4, 3, HOPPER),
+        (64, 64, 32, 8, 4, 4, ()), (128, 32, 32, 8, 4, 4, HOPPER)),
+}
+# (XL, aligned) of the streamed variants: general strides; X's rows contiguous (skinny M:
+# X = B^T of a row-major B); X's K contiguous (skinny N: X = a row-major A)
+MATMUL_STREAMED_LAYOUTS = ((0, False), (1, False), (1, True), (2, False), (2, True))
 # pack tiles by source layout (SRC: 0 general, 1 rows contiguous, 2 columns contiguous): a
 # row-major source is read along its rows, a transposed one through a 64 x 64 tile that
 # the compiler transposes in shared memory
@@ -264,19 +299,25 @@ def _family(dtype):
 
 def matmul_config(v):
     """How the tuning tables name a matmul variant's config: (path, dtype, precision, tile)
-    with path 'direct' or 'packed', precision 1 'high' / 0 'highest' (0 for fp16/bf16) and
+    with path 'direct', 'packed' or 'streamed', precision 1 'high' / 0 'highest' (0 for fp16/bf16) and
     tile (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages); None for other kernels."""
     if v.kernel is MATMUL:
         path, prec = "direct", v.params[0]
     elif v.kernel is MATMUL_PACKED:
         path, prec = "packed", 1 - v.params[1]  # PROMOTE is 'highest'
+    elif v.kernel is MATMUL_STREAMED:
+        path, prec = "streamed", v.params[0]
     else:
         return None
     return path, v.dtype, prec if v.dtype == "f32" else 0, tuple(v.params[-4:]) + (v.num_warps, v.num_stages)
 
 
 def matmul_layout(v):
-    """The layout class (MATMUL_LAYOUTS index) a matmul or matmul_packed variant serves."""
+    """The layout class (MATMUL_LAYOUTS index) a matmul, matmul_packed or matmul_streamed
+    variant serves (of A, B and C; of C; of X, whose unit stride, XL 1 or 2, the runtime
+    picks by the call's strides)."""
+    if v.kernel is MATMUL_STREAMED:
+        return MATMUL_LAYOUTS.index((int(v.params[1] != 0), v.aligned))
     unit = dict(zip(v.kernel.params, v.params))["A_K1" if v.kernel is MATMUL else "C_N1"]
     return MATMUL_LAYOUTS.index((unit, v.aligned))
 
@@ -296,7 +337,13 @@ def matmul_variants():
                     tf32, promote = (1, int(precision == 0)) if dtype == "f32" else (0, 0)
                     out.append(Variant(MATMUL_PACKED, dtype, aligned, (tf32, promote, unit, bm, bn, bk, gm), warps,
                                        stages, archs))
-        for mode in ((1, 2, 3) if dtype == "f32" else (0,)):
+        if dtype == "f32":
+            for precision in (0, 1):
+                for xl, aligned in MATMUL_STREAMED_LAYOUTS:
+                    for bm, bn, bk, gm, warps, stages, archs in MATMUL_STREAMED_CONFIGS[precision]:
+                        out.append(Variant(MATMUL_STREAMED, dtype, aligned, (precision, xl, bm, bn, bk, gm), warps,
+                                           stages, archs))
+        for mode in ((1, 2, 3, 4) if dtype == "f32" else (0,)):
             for src, (br, bc) in MATMUL_PACK_TILES.items():
                 out.append(Variant(MATMUL_PACK, dtype, True, (mode, src, br, bc), 4))
         out.append(Variant(MATMUL_REDUCE, dtype, False, MATMUL_REDUCE_TILE, 4))

@@ -1,12 +1,16 @@
 /* tritium_matmul: checks, the choice of path and config (tuning table), launches.
  * Kernels: python/tritium/kernels/matmul.py (_matmul_kernel, _matmul_pack_kernel,
- * _matmul_packed_kernel, _matmul_reduce_kernel); the paths are described there. */
+ * _matmul_packed_kernel, _matmul_streamed_kernel, _matmul_reduce_kernel); the paths are
+ * described there. */
 #include <math.h>
 
 #include "internal.h"
 
 /* pack modes of _matmul_pack_kernel */
-enum { PACK_COPY = 0, PACK_TF32 = 1, PACK_3X_A = 2, PACK_3X_B = 3 };
+enum { PACK_COPY = 0, PACK_TF32 = 1, PACK_3X_A = 2, PACK_3X_B = 3, PACK_SPLIT = 4 };
+
+/* paths (tritium_matmul_tuning.path; tritium_matmul_force_config's path is one more) */
+enum { PATH_DIRECT = 0, PATH_PACKED = 1, PATH_STREAMED = 2 };
 
 /* one problem, strides normalized (those of extent-1 dims are never used) */
 typedef struct mm_problem {
@@ -16,12 +20,36 @@ typedef struct mm_problem {
     int64_t sam, sak, sbk, sbn, scm, scn;
     int layout;                    /* 0 general strides, 1 unit strides, 2 unit + 16-byte aligned */
     int c_layout;                  /* C alone (the packed kernel's): the same classes */
+    int x_layout, x_aligned;       /* the streamed kernel's X: its XL, and whether aligned variants fit */
 } mm_problem;
+
+/* The streamed path's operands: X (R x K) read in place, Y (S rows of K) packed, C seen as
+ * R x S. Skinny M (m <= n) swaps: C^T = B^T A^T. */
+typedef struct mm_streamed {
+    int swap;
+    int64_t r, s;
+    int64_t sxr, sxk;              /* X */
+    int64_t ysr, ysc;              /* Y's source: row and K strides */
+    int64_t scr, scs;              /* C as R x S */
+} mm_streamed;
+
+static mm_streamed streamed_geometry(const mm_problem *p) {
+    mm_streamed g;
+    g.swap = p->m <= p->n;
+    if (g.swap) {
+        g.r = p->n, g.s = p->m, g.sxr = p->sbn, g.sxk = p->sbk, g.ysr = p->sam, g.ysc = p->sak;
+        g.scr = p->scn, g.scs = p->scm;
+    } else {
+        g.r = p->m, g.s = p->n, g.sxr = p->sam, g.sxk = p->sak, g.ysr = p->sbn, g.ysc = p->sbk;
+        g.scr = p->scm, g.scs = p->scn;
+    }
+    return g;
+}
 
 /* what a call runs */
 typedef struct mm_plan {
-    int variant;                   /* _matmul_kernel or _matmul_packed_kernel variant */
-    int packed, split;
+    int variant;                   /* the product kernel's variant */
+    int path, split;
     int64_t kp, chunk;             /* packed row length; K range per split (elements) */
     size_t b_offset, part_offset, bytes;  /* workspace layout and size */
 } mm_plan;
@@ -35,21 +63,27 @@ static int size_mad(size_t a, size_t b, size_t c, size_t *out) {
     return !__builtin_mul_overflow(a, b, &ab) && !__builtin_add_overflow(ab, c, out);
 }
 
+static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
 /* Fills the plan's sizes for variant v (path and split as asked; split clamped to K).
  * Returns 0 if the plan cannot be used: its workspace would not fit in a size_t, or its
  * K split would not fit a grid (65535). */
-static int plan_sizes(const mm_problem *p, int v, int packed, int split, mm_plan *pl) {
+static int plan_sizes(const mm_problem *p, int v, int path, int split, mm_plan *pl) {
     const tritium_variant *var = &tritium_variants[v];
     size_t elem = tritium_dtype_size(p->dtype);
-    int64_t bk = packed ? var->params[TRITIUM_P_MATMUL_PACKED_BLOCK_K] : var->params[TRITIUM_P_MATMUL_BLOCK_K];
+    int64_t bk = path == PATH_PACKED     ? var->params[TRITIUM_P_MATMUL_PACKED_BLOCK_K]
+                 : path == PATH_STREAMED ? var->params[TRITIUM_P_MATMUL_STREAMED_BLOCK_K]
+                                         : var->params[TRITIUM_P_MATMUL_BLOCK_K];
     int64_t kk = p->k;
     pl->variant = v;
-    pl->packed = packed;
+    pl->path = path;
     pl->kp = 0;
-    if (packed) {
-        const int64_t al = TRITIUM_MATMUL_KP_ALIGN;
+    pl->b_offset = 0;
+    if (path == PATH_PACKED) {
         int64_t kx = p->dtype == TRITIUM_FLOAT32 && p->prec == 0 ? 3 * p->k : p->k; /* 3xTF32 triples K */
-        pl->kp = kk = (kx + al - 1) / al * al;
+        pl->kp = kk = round_up(kx, TRITIUM_MATMUL_KP_ALIGN);
+    } else if (path == PATH_STREAMED) {
+        pl->kp = round_up(p->k, TRITIUM_MATMUL_KP_ALIGN); /* K itself is looped over, masked in X */
     }
     int64_t blocks = (kk + bk - 1) / bk, s = split < 1 ? 1 : split;
     if (s > blocks) s = blocks > 0 ? blocks : 1;
@@ -58,7 +92,12 @@ static int plan_sizes(const mm_problem *p, int v, int packed, int split, mm_plan
     if (pl->split < 1) pl->split = 1;
     if (pl->split > 65535) return 0;
     size_t off = 0, a_bytes, b_bytes, mn;
-    if (packed) {
+    if (path == PATH_STREAMED) { /* Y: S rows of kp, one plane ('high') or hi and lo ('highest') */
+        int64_t rows = (p->prec == 0 ? 2 : 1) * streamed_geometry(p).s;
+        if (!size_mad((size_t)rows * (size_t)pl->kp, elem, 255, &off)) return 0;
+        off = off / 256 * 256;
+    }
+    if (path == PATH_PACKED) {
         if (!size_mad((size_t)(p->m * pl->kp), elem, 255, &a_bytes) ||
             !size_mad((size_t)(p->n * pl->kp), elem, 255, &b_bytes) || !size_mad(a_bytes / 256, 256, 0, &a_bytes) ||
             !size_mad(b_bytes / 256, 256, a_bytes, &off))
@@ -99,26 +138,48 @@ static int find_simple(int kernel, tritium_dtype dtype, int32_t p0, int32_t p1) 
     return -1;
 }
 
-static int pack_mode(const mm_problem *p, int is_b) {
+/* the pack mode of the packed path's A (side 0) or B (side 1), or (side 2) of the streamed path's Y */
+static int pack_mode(const mm_problem *p, int side) {
     if (p->dtype != TRITIUM_FLOAT32) return PACK_COPY;
-    return p->prec == 1 ? PACK_TF32 : is_b ? PACK_3X_B : PACK_3X_A;
+    if (side == 2) return p->prec == 1 ? PACK_TF32 : PACK_SPLIT;
+    return p->prec == 1 ? PACK_TF32 : side ? PACK_3X_B : PACK_3X_A;
 }
 
 /* The variants besides the main one that a plan launches are shipped for the call's device. */
-static int usable(const tritium_call *call, const mm_problem *p, int v, int packed, int split) {
+static int usable(const tritium_call *call, const mm_problem *p, int v, int path, int split) {
     if (!call) return 1;
     if (tritium_select_image(v, call->arch, call->max_shared) < 0) return 0;
     if (split > 1) {
         int r = find_simple(TRITIUM_K_MATMUL_REDUCE, p->dtype, -1, -1);
         if (r < 0 || tritium_select_image(r, call->arch, call->max_shared) < 0) return 0;
     }
-    if (packed)
-        for (int side = 0; side < 2; ++side)
-            for (int src = 0; src < 3; ++src) {
-                int pv = find_simple(TRITIUM_K_MATMUL_PACK, p->dtype, pack_mode(p, side), src);
-                if (pv < 0 || tritium_select_image(pv, call->arch, call->max_shared) < 0) return 0;
-            }
+    for (int side = path == PATH_STREAMED ? 2 : 0; side < (path == PATH_DIRECT ? 0 : path == PATH_PACKED ? 2 : 3);
+         ++side)
+        for (int src = 0; src < 3; ++src) {
+            int pv = find_simple(TRITIUM_K_MATMUL_PACK, p->dtype, pack_mode(p, side), src);
+            if (pv < 0 || tritium_select_image(pv, call->arch, call->max_shared) < 0) return 0;
+        }
     return 1;
+}
+
+/* The tile config (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, warps, stages) of a matmul variant
+ * whose four tile params start at slot first_tile_param. */
+static void variant_config(int v, int first_tile_param, int32_t cfg[6]) {
+    const tritium_variant *var = &tritium_variants[v];
+    for (int j = 0; j < 4; ++j) cfg[j] = var->params[first_tile_param + j];
+    cfg[4] = var->num_warps;
+    cfg[5] = var->num_stages;
+}
+
+/* The streamed variant of config cfg for this problem's X: its XL and alignment where
+ * shipped, else the general one. -1 if none. */
+static int streamed_variant(const mm_problem *p, const int32_t cfg[6]) {
+    int32_t lead[2] = {p->prec, p->x_layout};
+    int v = find_variant(TRITIUM_K_MATMUL_STREAMED, p, p->x_aligned ? 2 : 0, lead, 2, cfg);
+    if (v < 0 && p->x_aligned) v = find_variant(TRITIUM_K_MATMUL_STREAMED, p, 0, lead, 2, cfg);
+    lead[1] = 0;
+    if (v < 0) v = find_variant(TRITIUM_K_MATMUL_STREAMED, p, 0, lead, 2, cfg);
+    return v;
 }
 
 /* The tuning table of an arch: its own where one was measured or derived, else the newest
@@ -138,12 +199,14 @@ static int table_arch(int arch) {
  * config. call == NULL: any device, unlimited workspace. Returns 0 if nothing fits. */
 static int choose(const tritium_call *call, const mm_problem *p, int arch, size_t ws_bytes, mm_plan *out) {
     if (forced.path) {
-        int packed = forced.path == 2, unit = p->layout > 0, c_unit = p->c_layout > 0;
+        int path = forced.path - 1, unit = p->layout > 0, c_unit = p->c_layout > 0;
         int32_t lead[4] = {p->prec, unit, unit, unit};
         int32_t plead[3] = {p->dtype == TRITIUM_FLOAT32, p->dtype == TRITIUM_FLOAT32 && p->prec == 0, c_unit};
-        int v = packed ? find_variant(TRITIUM_K_MATMUL_PACKED, p, p->c_layout, plead, 3, forced.cfg)
-                       : find_variant(TRITIUM_K_MATMUL, p, p->layout, lead, 4, forced.cfg);
-        return v >= 0 && usable(call, p, v, packed, forced.split) && plan_sizes(p, v, packed, forced.split, out);
+        int v = path == PATH_PACKED     ? find_variant(TRITIUM_K_MATMUL_PACKED, p, p->c_layout, plead, 3, forced.cfg)
+                : path == PATH_STREAMED ? streamed_variant(p, forced.cfg)
+                                        : find_variant(TRITIUM_K_MATMUL, p, p->layout, lead, 4, forced.cfg);
+        if (path != PATH_DIRECT && p->k == 0) return 0;
+        return v >= 0 && usable(call, p, v, path, forced.split) && plan_sizes(p, v, path, forced.split, out);
     }
     double best_d = INFINITY;
     int found = 0;
@@ -151,11 +214,18 @@ static int choose(const tritium_call *call, const mm_problem *p, int arch, size_
     for (int i = 0; i < TRITIUM_MATMUL_TUNING_USED; ++i) {
         const tritium_matmul_tuning *t = &tritium_matmul_tunings[i];
         if (t->arch != t_arch || t->dtype != p->dtype || t->precision != p->prec) continue;
-        if (t->packed && p->k == 0) continue;
-        int v = t->variant[t->packed ? p->c_layout : p->layout];
-        if (v < 0 || !usable(call, p, v, t->packed, t->split)) continue;
+        if (t->path != PATH_DIRECT && p->k == 0) continue;
+        int v;
+        if (t->path == PATH_STREAMED) {
+            int32_t cfg[6];
+            variant_config(t->variant[0], TRITIUM_P_MATMUL_STREAMED_BLOCK_M, cfg);
+            v = streamed_variant(p, cfg);
+        } else {
+            v = t->variant[t->path == PATH_PACKED ? p->c_layout : p->layout];
+        }
+        if (v < 0 || !usable(call, p, v, t->path, t->split)) continue;
         mm_plan pl;
-        if (!plan_sizes(p, v, t->packed, t->split, &pl) || pl.bytes > ws_bytes) continue;
+        if (!plan_sizes(p, v, t->path, t->split, &pl) || pl.bytes > ws_bytes) continue;
         double d = fabs(log((double)p->m / t->m)) + fabs(log((double)p->n / t->n)) +
                    fabs(log((double)(p->k > 0 ? p->k : 1) / t->k)) + 0.25 * (t->aligned != (p->layout == 2));
         if (d < best_d) { best_d = d; *out = pl; found = 1; }
@@ -168,7 +238,7 @@ static int choose(const tritium_call *call, const mm_problem *p, int arch, size_
             if (v->dtype != p->dtype || v->params[TRITIUM_P_MATMUL_PRECISION] != p->prec || v->aligned != (layout == 2) ||
                 v->params[TRITIUM_P_MATMUL_A_K1] != (layout > 0) || !usable(call, p, i, 0, 1))
                 continue;
-            if (plan_sizes(p, i, 0, 1, out)) return 1;
+            if (plan_sizes(p, i, PATH_DIRECT, 1, out)) return 1;
         }
     }
     return 0;
@@ -196,7 +266,7 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
     *bytes = 0;
     if (m == 0 || n == 0) return TRITIUM_SUCCESS;
     /* the most that any device's table, and any layout, asks of this shape */
-    mm_problem p = {dtype, dtype == TRITIUM_FLOAT32 ? (int)precision : 0, m, n, k, 0, 0, 0, 0, 0, 0, 0, 0};
+    mm_problem p = {dtype, dtype == TRITIUM_FLOAT32 ? (int)precision : 0, m, n, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     int archs[TRITIUM_MATMUL_TUNING_COUNT + 1], na = 0;
     archs[na++] = 0;
     for (int i = 0; i < TRITIUM_MATMUL_TUNING_USED; ++i) { /* each table's arch once */
@@ -215,7 +285,7 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
 
 TRITIUM_API tritium_status tritium_matmul_force_config(int path, const int32_t *config, int32_t split) {
     tritium_clear_error();
-    if (path < 0 || path > 2) return tritium_fail(TRITIUM_ERROR_INVALID_ENUM, "path: unknown value %d", path);
+    if (path < 0 || path > 3) return tritium_fail(TRITIUM_ERROR_INVALID_ENUM, "path: unknown value %d", path);
     if (path && !config) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "config is NULL");
     if (path && split < 1) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "split must be >= 1 (got %d)", (int)split);
     forced.path = path;
@@ -224,12 +294,12 @@ TRITIUM_API tritium_status tritium_matmul_force_config(int path, const int32_t *
     return TRITIUM_SUCCESS;
 }
 
-static tritium_status pack(const tritium_call *call, const mm_problem *p, int is_b, const void *src, void *dst,
-                           int64_t kp) {
-    /* A: m x k rows (stride_am, stride_ak); B: n x k rows (stride_bn, stride_bk) */
-    int64_t rows = is_b ? p->n : p->m, sr = is_b ? p->sbn : p->sam, sc = is_b ? p->sbk : p->sak;
+/* Packs `rows` rows of K elements (src's strides sr along rows, sc along K) into dst as
+ * rows of kp, in pack mode `mode`. */
+static tritium_status pack(const tritium_call *call, const mm_problem *p, int mode, int64_t rows, int64_t sr,
+                           int64_t sc, const void *src, void *dst, int64_t kp) {
     int src_layout = sr == 1 && rows > 1 ? 1 : sc == 1 ? 2 : 0; /* rows / columns contiguous */
-    int v = find_simple(TRITIUM_K_MATMUL_PACK, p->dtype, pack_mode(p, is_b), src_layout);
+    int v = find_simple(TRITIUM_K_MATMUL_PACK, p->dtype, mode, src_layout);
     const tritium_variant *var = &tritium_variants[v];
     int64_t br = var->params[TRITIUM_P_MATMUL_PACK_BLOCK_R], bc = var->params[TRITIUM_P_MATMUL_PACK_BLOCK_C];
     /* _matmul_pack_kernel(src, dst, R, C, CP, stride_r, stride_c, ld) */
@@ -287,13 +357,18 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
 
     mm_problem p = {dtype, dtype == TRITIUM_FLOAT32 ? (int)precision : 0, m, n, k,
                     m > 1 ? stride_am : 0, k > 1 ? stride_ak : 1, k > 1 ? stride_bk : 0, n > 1 ? stride_bn : 1,
-                    m > 1 ? stride_cm : 0, n > 1 ? stride_cn : 1, 0, 0};
+                    m > 1 ? stride_cm : 0, n > 1 ? stride_cn : 1, 0, 0, 0, 0};
     /* aligned: what the aligned variants promise the compiler (16-divisible) holds */
     int c_aligned = (uintptr_t)c % 16 == 0 && p.scm % 16 == 0 && n % 16 == 0;
     p.c_layout = p.scn != 1 ? 0 : c_aligned ? 2 : 1;
     int unit = p.sak == 1 && p.sbn == 1 && p.scn == 1;
     p.layout = !unit ? 0 : c_aligned && ((uintptr_t)a | (uintptr_t)b) % 16 == 0 && k % 16 == 0 &&
                                    p.sam % 16 == 0 && p.sbk % 16 == 0 ? 2 : 1;
+    mm_streamed g = streamed_geometry(&p);
+    const void *x = g.swap ? b : a;
+    p.x_layout = g.sxr == 1 ? 1 : g.sxk == 1 ? 2 : 0;
+    int64_t x_other = p.x_layout == 1 ? g.sxk : g.sxr; /* the stride that stays an argument */
+    p.x_aligned = p.x_layout && (uintptr_t)x % 16 == 0 && g.r % 16 == 0 && k % 16 == 0 && x_other % 16 == 0;
 
     tritium_call call;
     if ((s = tritium_call_begin(&call, stream, k > 0 ? a : c))) return s;
@@ -311,10 +386,15 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
         return tritium_fail(TRITIUM_ERROR_WORKSPACE_TOO_SMALL, "the forced config needs %zu bytes of workspace, "
                             "got %zu", pl.bytes, workspace_bytes);
     }
-    const tritium_variant *var = &tritium_variants[pl.variant];
-    int64_t bm = var->params[pl.packed ? TRITIUM_P_MATMUL_PACKED_BLOCK_M : TRITIUM_P_MATMUL_BLOCK_M];
-    int64_t bn = var->params[pl.packed ? TRITIUM_P_MATMUL_PACKED_BLOCK_N : TRITIUM_P_MATMUL_BLOCK_N];
-    int64_t tiles = ((m + bm - 1) / bm) * ((n + bn - 1) / bn);
+    int32_t cfg[6];
+    variant_config(pl.variant, pl.path == PATH_PACKED     ? TRITIUM_P_MATMUL_PACKED_BLOCK_M
+                               : pl.path == PATH_STREAMED ? TRITIUM_P_MATMUL_STREAMED_BLOCK_M
+                                                          : TRITIUM_P_MATMUL_BLOCK_M, cfg);
+    /* the output as the product kernel and the reduce see it: C, or for the streamed path R x S */
+    int streamed = pl.path == PATH_STREAMED;
+    int64_t om = streamed ? g.r : m, on = streamed ? g.s : n;
+    int64_t ocm = streamed ? g.scr : p.scm, ocn = streamed ? g.scs : p.scn;
+    int64_t tiles = ((om + cfg[0] - 1) / cfg[0]) * ((on + cfg[1] - 1) / cfg[1]);
     if (tiles > INT32_MAX) {
         tritium_call_end(&call);
         return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "%lld x %lld output needs %lld tiles, more than a grid holds",
@@ -323,9 +403,22 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
     char *ws = (char *)workspace;
     CUdeviceptr c_ = (CUdeviceptr)c, part_ = (CUdeviceptr)(ws ? ws + pl.part_offset : NULL);
     int32_t m32 = (int32_t)m, n32 = (int32_t)n, chunk32 = (int32_t)pl.chunk, split32 = pl.split;
-    if (pl.packed) {
+    int32_t om32 = (int32_t)om, on32 = (int32_t)on;
+    if (streamed) {
+        if (!(s = pack(&call, &p, pack_mode(&p, 2), g.s, g.ysr, g.ysc, g.swap ? a : b, ws, pl.kp))) {
+            /* _matmul_streamed_kernel(x, y, c, partial, R, S, K, k_chunk, split, stride_xr, stride_xk, ldy,
+             *                         stride_cr, stride_cs); the stride XL makes a constexpr goes as 0 */
+            CUdeviceptr x_ = (CUdeviceptr)x, y_ = (CUdeviceptr)ws;
+            int32_t k32 = (int32_t)k;
+            int64_t sxr = p.x_layout == 1 ? 0 : g.sxr, sxk = p.x_layout == 2 ? 0 : g.sxk, ld = pl.kp;
+            void *args[] = {&x_, &y_, &c_, &part_, &om32, &on32, &k32, &chunk32, &split32, &sxr, &sxk, &ld,
+                            &g.scr, &g.scs};
+            s = tritium_launch(&call, pl.variant, (unsigned)tiles, (unsigned)pl.split, args, 14);
+        }
+    } else if (pl.path == PATH_PACKED) {
         char *ap = ws, *bp = ws + pl.b_offset;
-        if (!(s = pack(&call, &p, 0, a, ap, pl.kp)) && !(s = pack(&call, &p, 1, b, bp, pl.kp))) {
+        if (!(s = pack(&call, &p, pack_mode(&p, 0), m, p.sam, p.sak, a, ap, pl.kp)) &&
+            !(s = pack(&call, &p, pack_mode(&p, 1), n, p.sbn, p.sbk, b, bp, pl.kp))) {
             /* _matmul_packed_kernel(a, b, c, partial, M, N, KP, k_chunk, split, lda, ldb, stride_cm, stride_cn) */
             CUdeviceptr a_ = (CUdeviceptr)ap, b_ = (CUdeviceptr)bp;
             int32_t kp32 = (int32_t)pl.kp;
@@ -347,8 +440,8 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
         int r = find_simple(TRITIUM_K_MATMUL_REDUCE, dtype, -1, -1);
         const tritium_variant *rv = &tritium_variants[r];
         int64_t rbm = rv->params[TRITIUM_P_MATMUL_REDUCE_BLOCK_M], rbn = rv->params[TRITIUM_P_MATMUL_REDUCE_BLOCK_N];
-        void *args[] = {&part_, &c_, &m32, &n32, &split32, &p.scm, &p.scn};
-        s = tritium_launch(&call, r, (unsigned)((m + rbm - 1) / rbm), (unsigned)((n + rbn - 1) / rbn), args, 7);
+        void *args[] = {&part_, &c_, &om32, &on32, &split32, &ocm, &ocn};
+        s = tritium_launch(&call, r, (unsigned)((om + rbm - 1) / rbm), (unsigned)((on + rbn - 1) / rbn), args, 7);
     }
     tritium_call_end(&call);
     return s;

@@ -31,12 +31,15 @@ typedef struct tritium_matmul_tuning {
     uint8_t arch;        /* the table's arch */
     uint8_t dtype;       /* tritium_dtype */
     uint8_t precision;   /* tritium_precision for fp32; 0 for fp16/bf16 */
-    uint8_t packed;      /* 1: operands packed into the workspace, then the packed kernel */
+    uint8_t path;        /* 0 direct; 1 packed: both operands packed into the workspace, then
+                            the packed kernel; 2 streamed: the skinny side packed, the other read
+                            in place by the streamed kernel (fp32) */
     uint8_t aligned;     /* measured on unit-stride, 16-byte aligned operands */
     int32_t m, n, k;     /* the measured shape */
     int32_t split;       /* K ranges (1: none) */
     int16_t variant[3];  /* per layout class (general, unit strides, unit + aligned): of A, B
-                            and C for the direct kernel, of C for the packed one */
+                            and C for the direct kernel, of C for the packed one, of the
+                            streamed kernel's X (any of its XL: the runtime picks by strides) */
 } tritium_matmul_tuning;
 
 extern const tritium_image tritium_images[TRITIUM_IMAGE_COUNT];

@@ -400,8 +400,12 @@ def test_matmul_sweep(dtype, precision, tol, workspace):
                 assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
 
 
+_PATH_IDS = {"direct": 1, "packed": 2, "streamed": 3}  # tritium_matmul_force_config's path
+_PATH_NAMES = {i: name for name, i in _PATH_IDS.items()}
+
+
 def _shipped_matmul_configs():
-    """(path: 1 direct / 2 packed, dtype, precision, tile, archs) of every matmul config."""
+    """(path: 1 direct / 2 packed / 3 streamed, dtype, precision, tile, archs) of every matmul config."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aot"))
     import manifest
     out = []
@@ -409,7 +413,7 @@ def _shipped_matmul_configs():
         key = manifest.matmul_config(v)
         if key is not None:
             path, dtype, prec, tile = key
-            cfg = (1 if path == "direct" else 2, dtype, prec, tile, v.archs)
+            cfg = (_PATH_IDS[path], dtype, prec, tile, v.archs)
             if cfg not in out:
                 out.append(cfg)
     return out
@@ -418,7 +422,7 @@ def _shipped_matmul_configs():
 _TORCH_DT = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
 
 
-@pytest.mark.parametrize("cfg", _shipped_matmul_configs(), ids=lambda c: f"{'direct' if c[0] == 1 else 'packed'}-"
+@pytest.mark.parametrize("cfg", _shipped_matmul_configs(), ids=lambda c: f"{_PATH_NAMES[c[0]]}-"
                          f"{c[1]}-p{c[2]}-" + "x".join(map(str, c[3])))
 def test_matmul_every_config(cfg):
     """Each shipped config, forced, on ragged shapes and every layout, with K splits: the
@@ -446,7 +450,7 @@ def test_matmul_every_config(cfg):
                 assert guards_intact(buf), f"{what}: wrote outside C"
                 err = rel_err(c, ref)
                 assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
-            if path == 2 or split > 1:  # forced onto a workspace path without one: a clear error
+            if path != 1 or split > 1:  # forced onto a workspace path without one: a clear error
                 c = torch.empty(m, n, dtype=dtype, device=DEV)
                 assert matmul_raw(a0, b0, c, prec, "none") == lib.TRITIUM_ERROR_WORKSPACE_TOO_SMALL
     finally:

@@ -42,7 +42,7 @@ from grad_checks import check_grads  # noqa: E402
 import manifest  # noqa: E402  (aot/manifest.py: the shipped tile constants)
 
 from tritium.kernels.matmul import (_matmul_kernel, _matmul_pack_kernel, _matmul_packed_kernel,  # noqa: E402
-                                    _matmul_reduce_kernel, _round_to_tf32)
+                                    _matmul_reduce_kernel, _matmul_streamed_kernel, _round_to_tf32)
 from tritium.kernels.triplet import (  # noqa: E402
     P_GENERAL, P_INF, P_ONE, P_TWO, _triplet_bwd_kernel, _triplet_finish_kernel, _triplet_fwd_kernel,
     _triplet_reduce_kernel)
@@ -562,9 +562,9 @@ KP_ALIGN = manifest.KP_ALIGN
 
 def pack_launch(src, rows, cols, stride_r, stride_c, mode):
     """src (rows x cols through the strides) packed K-major into a NaN-poisoned buffer:
-    returns (packed rows x CP, CP)."""
-    cp = triton.cdiv(3 * cols if mode >= 2 else cols, KP_ALIGN) * KP_ALIGN
-    dst = torch.full((rows, cp), float("nan"), dtype=src.dtype)
+    returns (packed rows x CP, CP); mode 4 (hi and lo planes) fills 2 * rows rows."""
+    cp = triton.cdiv(3 * cols if mode in (2, 3) else cols, KP_ALIGN) * KP_ALIGN
+    dst = torch.full((2 * rows if mode == 4 else rows, cp), float("nan"), dtype=src.dtype)
     layout = 1 if stride_r == 1 and rows > 1 else 2 if stride_c == 1 else 0
     br, bc = manifest.MATMUL_PACK_TILES[layout]
     _matmul_pack_kernel[(triton.cdiv(rows, br), triton.cdiv(cp, bc))](
@@ -591,6 +591,35 @@ def packed_launch(a, b, c, *, precision=1, split=1, block=(16, 16, 32)):
     if split > 1:
         reduce_launch(part, c, split)
     return ap, bp
+
+
+def streamed_launch(a, b, c, *, precision=1, split=1, block=(16, 16, 16), group_m=2):
+    """The streamed path as the runtime runs it: the skinny side packed (TF32, or hi and lo
+    planes), the other operand X read in place through its strides, C seen as R x S
+    (C^T = B^T A^T when M <= N), then the split reduce."""
+    M, K = a.shape
+    N = b.shape[1]
+    if M <= N:
+        x, R, S, sxr, sxk = b, N, M, b.stride(1), b.stride(0)
+        y, ysr, ysc = a, a.stride(0), a.stride(1)
+        scr, scs = c.stride(1), c.stride(0)
+    else:
+        x, R, S, sxr, sxk = a, M, N, a.stride(0), a.stride(1)
+        y, ysr, ysc = b, b.stride(1), b.stride(0)
+        scr, scs = c.stride(0), c.stride(1)
+    yp, kp = pack_launch(y, S, K, ysr, ysc, 4 if precision == 0 else 1)
+    assert not torch.isnan(yp).any(), "pack left elements unwritten"
+    xl = 1 if sxr == 1 and R > 1 else 2 if sxk == 1 else 0
+    bm, bn, bk = block
+    chunk = max(1, triton.cdiv(triton.cdiv(K, bk), split)) * bk
+    split = max(1, triton.cdiv(K, chunk))
+    part = torch.full((split * R * S if split > 1 else 1,), float("nan"))
+    _matmul_streamed_kernel[(triton.cdiv(R, bm) * triton.cdiv(S, bn), split)](
+        x, yp, c, part, R, S, K, chunk, split, 0 if xl == 1 else sxr, 0 if xl == 2 else sxk, kp, scr, scs,
+        PRECISION=precision, XL=xl, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=group_m)
+    if split > 1:
+        _matmul_reduce_kernel[(triton.cdiv(R, 16), triton.cdiv(S, 32))](
+            part, c, R, S, split, scr, scs, BLOCK_M=16, BLOCK_N=32)
 
 
 def _strided(shape, dtype, seed, layout):
@@ -800,21 +829,23 @@ def _tf32_parts(x):
 
 
 @pytest.mark.parametrize("layout", ["row", "col", "slice"])
-@pytest.mark.parametrize("mode", [0, 1, 2, 3])
+@pytest.mark.parametrize("mode", [0, 1, 2, 3, 4])
 def test_matmul_pack(mode, layout):
     # packed rows: the source's row r (through any strides) in KP_ALIGN-padded K-major form,
     # zeros past K; fp32 modes round to TF32 (1) or lay out the 3xTF32 parts (2: hi hi lo,
-    # 3: hi lo hi)
+    # 3: hi lo hi; 4: a hi plane over a lo plane)
     dt = torch.float16 if mode == 0 else torch.float32
     R, C = 37, 70
     x = _strided((R, C), dt, 90 + mode, layout)
     dst, cp = pack_launch(x, R, C, x.stride(0), x.stride(1), mode)
-    assert cp % KP_ALIGN == 0 and cp >= (3 * C if mode >= 2 else C)
+    assert cp % KP_ALIGN == 0 and cp >= (3 * C if mode in (2, 3) else C)
     assert not torch.isnan(dst).any(), "pack left elements unwritten"
     if mode == 0:
         want = x
     elif mode == 1:
         want = _tf32_ref(x)
+    elif mode == 4:
+        want = torch.cat(_tf32_parts(x), dim=0)
     else:
         hi, lo = _tf32_parts(x)
         parts = (hi, hi, lo) if mode == 2 else (hi, lo, hi)
@@ -824,14 +855,18 @@ def test_matmul_pack(mode, layout):
     assert (dst[:, width:] == 0).all(), "padding past K is not zero"
 
 
-def test_matmul_pack_3x_specials():
+@pytest.mark.parametrize("mode", [2, 4])
+def test_matmul_pack_3x_specials(mode):
     # inf and nan go whole into hi with lo = 0; a finite value that TF32 rounding would
     # carry past the fp32 range keeps its truncated hi
     big = torch.tensor(3.4028235e38, dtype=torch.float32)  # largest finite fp32
     x = torch.tensor([[float("inf"), -float("inf"), float("nan"), big.item(), -big.item(), 1.0]],
                      dtype=torch.float32)
-    dst, _ = pack_launch(x, 1, 6, 6, 1, 2)
-    got = dst[0, :18].reshape(6, 3)
+    dst, _ = pack_launch(x, 1, 6, 6, 1, mode)
+    if mode == 2:
+        got = dst[0, :18].reshape(6, 3)
+    else:  # (hi, _, lo) columns from the two planes
+        got = torch.stack((dst[0, :6], dst[0, :6], dst[1, :6]), dim=1)
     assert torch.isinf(got[0, 0]) and got[0, 0] > 0 and got[0, 2] == 0
     assert torch.isinf(got[1, 0]) and got[1, 0] < 0 and got[1, 2] == 0
     assert torch.isnan(got[2, 0]) and got[2, 2] == 0
@@ -860,6 +895,34 @@ def test_matmul_packed_fp32(a_layout, b_layout, precision, split):
     else:
         err_rn = rel_err(c, _tf32_ref(a).double() @ _tf32_ref(b).double())
         assert err_rn < 1e-6, f"packed TF32 operands not rounded to nearest: {err_rn:.3g}"
+
+
+@pytest.mark.parametrize("split", [1, 3])
+@pytest.mark.parametrize("precision", [0, 1], ids=["highest_3xtf32", "high_tf32"])
+@pytest.mark.parametrize("shape", [(5, 40, 70), (40, 7, 70), (1, 33, 19), (33, 1, 19), (17, 17, 16)],
+                         ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("layouts", [("row", "row", "row"), ("col", "col", "col"), ("slice", "rowpad", "slice"),
+                                     ("row", "col", "row")], ids="-".join)
+def test_matmul_streamed_fp32(layouts, shape, precision, split):
+    # both orientations (skinny M: C^T = B^T A^T; skinny N: C = A B), every X layout (XL 0,
+    # 1, 2), ragged K, tiles past every edge
+    M, N, K = shape
+    la, lb, lc = layouts
+    a = _strided((M, K), torch.float32, 121 + split + M, la)
+    b = _strided((K, N), torch.float32, 122 + split + N, lb)
+    c, buf = _out((M, N), torch.float32, lc)
+    streamed_launch(a, b, c, precision=precision, split=split)
+    check_matmul_written(c, buf)
+    ref = a.double() @ b.double()
+    if precision == 0:
+        assert rel_err(c, ref) < 1e-6, f"3xTF32: relative error {rel_err(c, ref):.3g}"
+    else:
+        err_rn = rel_err(c, _tf32_ref(a).double() @ _tf32_ref(b).double())
+        assert err_rn < 1e-6, f"streamed TF32 operands not rounded to nearest: {err_rn:.3g}"
+    if split > 1:
+        again = torch.full_like(c, float("nan"))
+        streamed_launch(a, b, again, precision=precision, split=split)
+        assert torch.equal(again, c), "split-K result not bit-identical run to run"
 
 
 @pytest.mark.parametrize("dtype", ["fp16", "bf16"])

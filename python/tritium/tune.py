@@ -1,6 +1,6 @@
 """python -m tritium tune: measure the shipped matmul configs on this GPU and write its
 arch's tuning table (aot/tuning/sm_<arch>.json), from which the next build's runtime picks
-a path (direct or packed), a tile config and a K split by shape, dtype, precision and
+a path (direct, packed or streamed), a tile config and a K split by shape, dtype, precision and
 alignment.
 
     python -m tritium tune [--out FILE] [--quick] [--dtypes f32,bf16,f16]
@@ -8,8 +8,7 @@ alignment.
 
 For every shape of the set (square, the seed shape, skinny M and N from 1 to 256, long K)
 and every dtype/precision, each config the build ships for this device is timed (CUDA
-events, median of back-to-back batches) on the direct path with K splits and on the packed
-path, and the table keeps the fastest, plus the fastest that needs no workspace (the
+events, median of back-to-back batches) on each path with K splits, and the table keeps the fastest, plus the fastest that needs no workspace (the
 runtime's choice when the caller gives too little). Rebuild to ship the table.
 
 --derive writes the table of an arch that is not here (the RTX 4090's sm_89) from another
@@ -33,6 +32,7 @@ SHAPES = [(1024, 1024, 1024), (4096, 4096, 4096), (8192, 8192, 8192), (8205, 592
 QUICK = [(4096, 4096, 4096), (8205, 5921, 2949), (16, 8192, 8192), (1024, 1024, 65536)]
 FAMILIES = {"f32": (("f32", "high"), ("f32", "highest")), "bf16": (("bf16", "native"),), "f16": (("f16", "native"),)}
 SPLITS = (1, 2, 4, 8, 16)
+PATH_IDS = {"direct": 1, "packed": 2, "streamed": 3}  # tritium_matmul_force_config's path
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "aot" / "tuning"
 
 
@@ -97,11 +97,14 @@ def measure(shapes, dtypes, log=print):
                 for path, cdt, cprec, cfg in configs:
                     if cdt != dtype or cprec != (prec if dtype == "f32" else 0):
                         continue
-                    tiles = -(-m // cfg[0]) * -(-n // cfg[1])
+                    # the output tiles: of C, or for the streamed path of C seen as R x S
+                    # (R the large side: C^T when M is the skinny one)
+                    r, s_ = (max(m, n), min(m, n)) if path == "streamed" else (m, n)
+                    tiles = -(-r // cfg[0]) * -(-s_ // cfg[1])
                     splits = [s for s in SPLITS if s == 1 or (tiles * s <= 4 * sms and k // s >= 4 * cfg[2])]
                     for split in splits:
                         cbuf = ffi.new("int32_t[6]", list(cfg))
-                        lib.tritium_matmul_force_config(1 if path == "direct" else 2, cbuf, split)
+                        lib.tritium_matmul_force_config(PATH_IDS[path], cbuf, split)
                         try:
                             need = ffi.new("size_t *")
                             lib.tritium_matmul_workspace_size(_torch.DTYPES[tdt[dtype]], prec, m, n, k, need)
@@ -150,8 +153,10 @@ def derive(src, arch):
         if cfg not in have:
             if not have:
                 continue
-            # the nearest tile shape (log2 distance in BLOCK_M and BLOCK_N), then the deepest K step
-            cfg = min(have, key=lambda c: (abs(math.log2(c[0] / cfg[0])) + abs(math.log2(c[1] / cfg[1])), -c[2]))
+            # the nearest tile shape (log2 distance in BLOCK_M and BLOCK_N), then the deepest K
+            # step, then the smaller tile (less of it wasted past a skinny edge)
+            cfg = min(have, key=lambda c: (abs(math.log2(c[0] / cfg[0])) + abs(math.log2(c[1] / cfg[1])), -c[2],
+                                           c[0] * c[1]))
         d = {k: v for k, v in e.items() if k not in ("ms", "tflops")}
         d["config"] = list(cfg)
         if cfg != tuple(e["config"]):
@@ -167,8 +172,10 @@ SM89_NOTES = [
     "stages) are not built for it, and each entry that named one takes the nearest tile shape of the same "
     "path that is (for the 128x256 tiles a 128x128 one: 64-96 KB, one block per SM by shared memory).",
     "Paths are kept: packing pays even more on Ada than on Hopper (measured elsewhere on the sm_80/sm_89 "
-    "code path: padding the seed shape's operands gave 2.1x), and skinny shapes stay on the direct path "
-    "since they are bound by reading B (1008 GB/s).",
+    "code path: padding the seed shape's operands gave 2.1x), and skinny shapes keep the paths that read "
+    "the large operand once in place (direct, streamed), since they are bound by reading it (1008 GB/s). "
+    "On Ada the streamed kernel's register operand feeds mma.sync, which takes its A operand from registers "
+    "in any case.",
     "K splits are kept: the 4090's 128 SMs are close to the H200's 132, so the same number of programs "
     "fills it; its 72 MB L2 (vs 50 MB) only makes the split partials cheaper.",
 ]

@@ -9,10 +9,12 @@
  *                                            tables for an sm_ARCH device (90: H100/H200,
  *                                            89: RTX 4090), launches counted, not made
  *
- * Matmul: each matmul / matmul_packed variant forced (tritium_matmul_force_config) with
- * K unsplit and cut in three, on operands of its layout class; the packed ones with A and B
- * row-major, column-major and strided in turn, which reaches every pack variant, and the
- * splits reach the reduce kernel. Also a few table-chosen calls (k = 0, m = 1, ...).
+ * Matmul: each matmul / matmul_packed / matmul_streamed variant forced
+ * (tritium_matmul_force_config) with K unsplit and cut in three, on operands of its layout
+ * class; the packed ones with A and B row-major, column-major and strided in turn, which
+ * reaches every pack variant; the streamed ones in both orientations (skinny M and skinny
+ * N), the operand read in place in the variant's layout, the packed one rotating through
+ * the pack variants; the splits reach the reduce kernel. Also a few table-chosen calls (k = 0, m = 1, ...).
  * Triplet: every dtype and norm (p = 2, 1, inf, 1.5), rows aligned and not, with D picking
  * each BLOCK_D, 37 rows (a partial row block), then mean and sum (the one-program and the
  * reduce-kernel paths), and few long rows for the split path at each finish BLOCK_S.
@@ -67,7 +69,20 @@ static void run_matmul_variants(uint64_t *rng) {
             c.m = v->config[0] + 3;
             c.nc = v->config[1] + (aligned ? 16 : 5);
             c.k = 2 * v->config[2] + (aligned ? 16 : 7); /* three K blocks, the last partial */
-            if (v->path == 1) {
+            if (v->path == 3) {
+                /* X, the large side, read in place: B^T when M <= N (swap), else A; R = the
+                 * large side, a multiple of 16 when aligned, else ragged; S < R, ragged */
+                int swap = (i + split / 2) % 2 == 0;
+                int64_t big = (v->config[0] > v->config[1] ? v->config[0] : v->config[1]) + (aligned ? 16 : 5);
+                int64_t small = v->config[1] + 3;
+                int x_layout = v->xl == 0 ? LAYOUT_STRIDED : (v->xl == 1) == swap ? LAYOUT_ROW : LAYOUT_COL;
+                int y_layout = ab[(i + split / 2) % 3];
+                c.m = swap ? small : big;
+                c.nc = swap ? big : small;
+                c.la = swap ? y_layout : x_layout;
+                c.lb = swap ? x_layout : y_layout;
+                c.lc = split == 1 ? LAYOUT_ROW : LAYOUT_COL;
+            } else if (v->path == 1) {
                 /* the layout class is of A, B and C together */
                 c.la = v->layout == 0 ? (split == 1 ? LAYOUT_COL : LAYOUT_STRIDED) : LAYOUT_ROW;
                 c.lb = LAYOUT_ROW;

@@ -78,18 +78,24 @@ int hooks_matmul_variants(hooks_matmul *out, int max) {
     int count = 0;
     for (int i = 0; i < TRITIUM_VARIANT_COUNT && count < max; ++i) {
         const tritium_variant *v = &tritium_variants[i];
-        if ((v->kernel != TRITIUM_K_MATMUL && v->kernel != TRITIUM_K_MATMUL_PACKED) || !hooks_usable(i)) continue;
+        if ((v->kernel != TRITIUM_K_MATMUL && v->kernel != TRITIUM_K_MATMUL_PACKED &&
+             v->kernel != TRITIUM_K_MATMUL_STREAMED) || !hooks_usable(i))
+            continue;
         hooks_matmul *m = &out[count++];
-        int packed = v->kernel == TRITIUM_K_MATMUL_PACKED;
-        const int32_t *tile = v->params + (packed ? TRITIUM_P_MATMUL_PACKED_BLOCK_M : TRITIUM_P_MATMUL_BLOCK_M);
+        int packed = v->kernel == TRITIUM_K_MATMUL_PACKED, streamed = v->kernel == TRITIUM_K_MATMUL_STREAMED;
+        const int32_t *tile = v->params + (packed     ? TRITIUM_P_MATMUL_PACKED_BLOCK_M
+                                           : streamed ? TRITIUM_P_MATMUL_STREAMED_BLOCK_M
+                                                      : TRITIUM_P_MATMUL_BLOCK_M);
         m->variant = i;
-        m->path = packed ? 2 : 1;
+        m->path = packed ? 2 : streamed ? 3 : 1;
         m->dtype = (tritium_dtype)v->dtype;
-        m->layout = v->aligned ? 2 : v->params[packed ? TRITIUM_P_MATMUL_PACKED_C_N1 : TRITIUM_P_MATMUL_A_K1];
+        m->xl = streamed ? v->params[TRITIUM_P_MATMUL_STREAMED_XL] : 0;
+        m->layout = v->aligned ? 2 : streamed ? m->xl != 0 : v->params[packed ? TRITIUM_P_MATMUL_PACKED_C_N1 : TRITIUM_P_MATMUL_A_K1];
         /* packed fp32 'highest' is the promoted 3xTF32 kernel; fp16/bf16 ignore precision */
-        m->precision = packed ? (v->params[TRITIUM_P_MATMUL_PACKED_PROMOTE] ? TRITIUM_PRECISION_HIGHEST
-                                 : v->dtype == TRITIUM_FLOAT32 ? TRITIUM_PRECISION_HIGH : TRITIUM_PRECISION_HIGHEST)
-                              : (tritium_precision)v->params[TRITIUM_P_MATMUL_PRECISION];
+        m->precision = packed     ? (v->params[TRITIUM_P_MATMUL_PACKED_PROMOTE] ? TRITIUM_PRECISION_HIGHEST
+                                     : v->dtype == TRITIUM_FLOAT32 ? TRITIUM_PRECISION_HIGH : TRITIUM_PRECISION_HIGHEST)
+                       : streamed ? (tritium_precision)v->params[TRITIUM_P_MATMUL_STREAMED_PRECISION]
+                                  : (tritium_precision)v->params[TRITIUM_P_MATMUL_PRECISION];
         for (int j = 0; j < 4; ++j) m->config[j] = tile[j];
         m->config[4] = v->num_warps;
         m->config[5] = v->num_stages;

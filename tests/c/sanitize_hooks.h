@@ -26,17 +26,19 @@ void hooks_describe(int variant, char *buf, size_t size);
 /* calls whose device (arch, shared memory) differed from hooks_device's */
 int hooks_device_mismatches(void);
 
-/* One matmul or matmul_packed variant as tritium_matmul_force_config forces it. */
+/* One matmul, matmul_packed or matmul_streamed variant as tritium_matmul_force_config forces it. */
 typedef struct hooks_matmul {
     int variant;
-    int path;                 /* 1 direct, 2 packed */
-    int layout;               /* 0 general strides, 1 unit strides, 2 unit + 16-byte aligned (C's, if packed) */
+    int path;                 /* 1 direct, 2 packed, 3 streamed */
+    int layout;               /* 0 general strides, 1 unit strides, 2 unit + 16-byte aligned (C's, if
+                                 packed; X's, if streamed) */
+    int xl;                   /* streamed: X's unit stride (XL: 0 none, 1 along its rows, 2 along K) */
     tritium_dtype dtype;
     tritium_precision precision;
     int32_t config[6];        /* block_m, block_n, block_k, group_m, num_warps, num_stages */
 } hooks_matmul;
 
-/* The usable matmul and matmul_packed variants, at most max of them; returns the count. */
+/* The usable matmul, matmul_packed and matmul_streamed variants, at most max of them; returns the count. */
 int hooks_matmul_variants(hooks_matmul *out, int max);
 
 #endif

@@ -40,6 +40,7 @@ PACK_COPY = 0      # the value as is (fp16/bf16)
 PACK_TF32 = 1      # fp32 rounded to nearest TF32
 PACK_3X_A = 2      # fp32 -> (hi, hi, lo): A side of 3xTF32
 PACK_3X_B = 3      # fp32 -> (hi, lo, hi): B side of 3xTF32
+PACK_SPLIT = 4     # fp32 -> hi and lo in two planes (rows [0, R) and [R, 2R)): the streamed path's A
 
 
 @triton.jit
@@ -50,6 +51,19 @@ def _round_to_tf32(x):
     rounded = (bits + 0xFFF + lsb) & 0xFFFFE000
     special = (bits & 0x7F800000) == 0x7F800000
     return tl.where(special, bits, rounded).to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def _split_tf32(x):
+    """fp32 -> (hi, lo), both TF32 values, with x = hi + lo up to ~2^-22 |x|: hi = tf32(x),
+    lo = tf32(x - hi). A finite x that rounds up past the fp32 range keeps its truncated
+    value as hi; inf and nan go whole into hi, with lo = 0 (so no inf - inf)."""
+    bits = x.to(tl.uint32, bitcast=True)
+    finite = (bits & 0x7F800000) != 0x7F800000
+    hi = _round_to_tf32(x)
+    hi = tl.where(finite & (tl.abs(hi) == float("inf")), (bits & 0xFFFFE000).to(tl.float32, bitcast=True), hi)
+    lo = tl.where(finite, _round_to_tf32(x - hi), 0.0)
+    return hi, lo
 
 
 @triton.jit
@@ -164,12 +178,13 @@ def _matmul_pack_kernel(
     BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr,
 ):
     """dst[r, j] for j < CP from src[r, j] (MODE 0/1) or src[r, j // 3] split into TF32
-    parts (MODE 2/3); zeros past the source's columns. SRC: 0 general strides, 1 the
+    parts (MODE 2/3); MODE 4 writes tf32(src[r, j]) to row r and the rest, tf32'd, to row
+    R + r; zeros past the source's columns. SRC: 0 general strides, 1 the
     source's rows are contiguous (stride_r == 1, a transposed read), 2 its columns are
     (stride_c == 1, a row-major read)."""
     r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     j = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-    if MODE >= 2:
+    if MODE == 2 or MODE == 3:
         col = j // 3
         part = j % 3
     else:
@@ -186,23 +201,22 @@ def _matmul_pack_kernel(
     ok = (r[:, None] < R) & (col[None, :] < C)
     x = tl.load(src_ptr + r[:, None].to(tl.int64) * sr + col[None, :].to(tl.int64) * sc,
                 mask=ok, other=0.0)
-    if MODE >= 1:
-        hi = _round_to_tf32(x)
-        if MODE >= 2:
-            # a finite x that rounds up past the fp32 range keeps its truncated value;
-            # inf and nan go whole into hi, with lo = 0 (so no inf - inf)
-            finite = (x.to(tl.uint32, bitcast=True) & 0x7F800000) != 0x7F800000
-            hi = tl.where(finite & (tl.abs(hi) == float("inf")),
-                          (x.to(tl.uint32, bitcast=True) & 0xFFFFE000).to(tl.float32, bitcast=True), hi)
-            lo = tl.where(finite, _round_to_tf32(x - hi), 0.0)
-            if MODE == 2:
-                x = tl.where(part[None, :] == 2, lo, hi)
-            else:
-                x = tl.where(part[None, :] == 1, lo, hi)
+    dst = dst_ptr + r[:, None].to(tl.int64) * ld + j[None, :]
+    out_mask = (r[:, None] < R) & (j[None, :] < CP)
+    if MODE == 1:
+        x = _round_to_tf32(x)
+    elif MODE == 4:
+        # two planes: hi in rows [0, R), lo in rows [R, 2R)
+        hi, lo = _split_tf32(x)
+        tl.store(dst + R.to(tl.int64) * ld, lo, mask=out_mask)
+        x = hi
+    elif MODE >= 2:
+        hi, lo = _split_tf32(x)
+        if MODE == 2:
+            x = tl.where(part[None, :] == 2, lo, hi)
         else:
-            x = hi
-    tl.store(dst_ptr + r[:, None].to(tl.int64) * ld + j[None, :], x.to(dst_ptr.dtype.element_ty),
-             mask=(r[:, None] < R) & (j[None, :] < CP))
+            x = tl.where(part[None, :] == 1, lo, hi)
+    tl.store(dst, x.to(dst_ptr.dtype.element_ty), mask=out_mask)
 
 
 @triton.jit
@@ -243,6 +257,65 @@ def _matmul_packed_kernel(
         b_ptrs += BLOCK_K
     _store_tile(acc, c_ptr, partial_ptr, M, N, stride_cm, stride_cn, pid_m, pid_n, split,
                 C_N1, BLOCK_M, BLOCK_N)
+
+
+@triton.jit
+def _matmul_streamed_kernel(
+    # X (R x K) read in place; Y (S x K) packed in the workspace as K-major rows: TF32
+    # ('high') or, for 'highest', a hi plane then a lo plane (S x KP each); C (R x S, through
+    # its strides); fp32 partials (split > 1)
+    x_ptr, y_ptr, c_ptr, partial_ptr,
+    R, S, K, k_chunk, split,     # k_chunk: a multiple of BLOCK_K
+    stride_xr, stride_xk, ldy, stride_cr, stride_cs,
+    PRECISION: tl.constexpr, XL: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    GROUP_M: tl.constexpr,
+):
+    """The streamed path (fp32, one skinny side): the large operand X is read once, in
+    place, and goes through registers, where it is rounded to TF32 ('high') or split into
+    hi + lo ('highest'); the tensor cores take a left operand from registers in any layout,
+    while the right one must be K-major in shared memory: that is Y, the small operand,
+    packed once. Skinny M runs as C^T = B^T A^T (X = B^T, Y = A, C's strides swapped),
+    skinny N as C = A B (X = A, Y = B^T). XL: 0 general X strides, 1 X's rows contiguous
+    (stride_xr == 1), 2 its K contiguous (stride_xk == 1). A program computes a
+    BLOCK_M x BLOCK_N tile of the R x S output."""
+    pid_r, pid_s = _tile_ids(R, S, BLOCK_M, BLOCK_N, GROUP_M)
+    k_lo = tl.program_id(1) * k_chunk
+    if XL == 1:
+        sxr = 1
+    else:
+        sxr = stride_xr
+    if XL == 2:
+        sxk = 1
+    else:
+        sxk = stride_xk
+    offs_r = (pid_r * BLOCK_M + tl.arange(0, BLOCK_M)) % R
+    offs_s = (pid_s * BLOCK_N + tl.arange(0, BLOCK_N)) % S
+    offs_k = tl.arange(0, BLOCK_K)
+    x_ptrs = (x_ptr + offs_r[:, None].to(tl.int64) * sxr
+              + (k_lo + offs_k[None, :]).to(tl.int64) * sxk)
+    y_ptrs = y_ptr + offs_s[:, None].to(tl.int64) * ldy + (k_lo + offs_k[None, :])
+    lo_plane = S.to(tl.int64) * ldy
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    zero = _opaque_zeros(R, BLOCK_M, BLOCK_N)
+    for kk in range(0, tl.cdiv(tl.minimum(k_chunk, K - k_lo), BLOCK_K)):
+        # X's K tail is masked; Y's packed rows hold zeros up to KP (>= the last step's end)
+        x = tl.load(x_ptrs, mask=offs_k[None, :] < K - k_lo - kk * BLOCK_K, other=0.0)
+        y = tl.load(y_ptrs)
+        if PRECISION == 1:
+            acc = tl.dot(_round_to_tf32(x), tl.trans(y), acc, input_precision="tf32")
+        else:
+            # 3xTF32, small terms first, each K step's sum added to the total in fp32
+            # (as the packed path's PROMOTE)
+            x_hi, x_lo = _split_tf32(x)
+            y_lo = tl.load(y_ptrs + lo_plane)
+            part = tl.dot(x_lo, tl.trans(y), zero, input_precision="tf32")
+            part = tl.dot(x_hi, tl.trans(y_lo), part, input_precision="tf32")
+            acc += tl.dot(x_hi, tl.trans(y), part, input_precision="tf32")
+        x_ptrs += BLOCK_K * sxk
+        y_ptrs += BLOCK_K
+    _store_tile(acc, c_ptr, partial_ptr, R, S, stride_cr, stride_cs, pid_r, pid_s, split,
+                False, BLOCK_M, BLOCK_N)
 
 
 @triton.jit(do_not_specialize=["M", "N", "split"])

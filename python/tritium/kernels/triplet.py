@@ -305,20 +305,10 @@ def _dnorm(v, d, norm_p, P_MODE: tl.constexpr):
 
 
 @triton.jit
-def _triplet_bwd_kernel(
-    a_ptr, p_ptr, n_ptr,          # inputs, as for the forward
-    gout_ptr,                     # upstream gradient, input dtype: N values (stride_g) or a scalar
-    saved_ptr,                    # fp32 saved rows from the forward
-    ga_ptr, gp_ptr, gn_ptr,       # gradients, input dtype, with row strides
-    N, D, chunk,
-    stride_a, stride_p, stride_n, stride_g, stride_ga, stride_gp, stride_gn,
-    eps, norm_p, divisor,         # divisor: N for 'mean', else 1
-    swap, reduce, write_a, write_p, write_n,
-    P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr, STAGES: tl.constexpr,
-):
-    rows, row_ok, rows64, lo, hi = _program_rows(N, D, chunk, ROWS)
-
-    # per-row factors: g * s_xy, and the distances for p = inf
+def _bwd_factors(gout_ptr, saved_ptr, rows64, row_ok, stride_g, divisor, reduce, P_MODE: tl.constexpr):
+    """Per-row factors of the backward, as [ROWS, 1] columns: g * s_xy for the three
+    distances, and the distances themselves for p = inf (else the same factors again:
+    _dnorm reads the distance only for p = inf)."""
     if reduce != 0:
         g = tl.load(gout_ptr + rows64 * 0, mask=row_ok, other=0.0).to(tl.float32) / divisor
     else:
@@ -332,28 +322,65 @@ def _triplet_bwd_kernel(
         d_ap = tl.load(sv + 4, mask=row_ok, other=0.0)[:, None]
         d_an = tl.load(sv + 5, mask=row_ok, other=0.0)[:, None]
         d_pn = tl.load(sv + 6, mask=row_ok, other=0.0)[:, None]
-    else:  # _dnorm reads the distance only for p = inf
+    else:
         d_ap = k_ap
         d_an = k_an
         d_pn = k_pn
+    return k_ap, k_an, k_pn, d_ap, d_an, d_pn
 
+
+@triton.jit
+def _bwd_step(a, p, n, c, m, k_ap, k_an, k_pn, d_ap, d_an, d_pn, rows64,
+              ga_ptr, gp_ptr, gn_ptr, stride_ga, stride_gp, stride_gn,
+              eps, norm_p, swap, write_a, write_p, write_n, P_MODE: tl.constexpr):
+    """The three gradients of one step's tile."""
+    t_ap = k_ap * _dnorm(a - p + eps, d_ap, norm_p, P_MODE)
+    t_an = k_an * _dnorm(a - n + eps, d_an, norm_p, P_MODE)
+    g_a = t_ap + t_an
+    g_p = -t_ap
+    g_n = -t_an
+    if swap != 0:
+        t_pn = k_pn * _dnorm(p - n + eps, d_pn, norm_p, P_MODE)
+        g_p += t_pn
+        g_n -= t_pn
+    if write_a != 0:
+        tl.store(ga_ptr + rows64[:, None] * stride_ga + c[None, :], g_a.to(ga_ptr.dtype.element_ty), mask=m)
+    if write_p != 0:
+        tl.store(gp_ptr + rows64[:, None] * stride_gp + c[None, :], g_p.to(gp_ptr.dtype.element_ty), mask=m)
+    if write_n != 0:
+        tl.store(gn_ptr + rows64[:, None] * stride_gn + c[None, :], g_n.to(gn_ptr.dtype.element_ty), mask=m)
+
+
+@triton.jit
+def _triplet_bwd_kernel(
+    a_ptr, p_ptr, n_ptr,          # inputs, as for the forward
+    gout_ptr,                     # upstream gradient, input dtype: N values (stride_g) or a scalar
+    saved_ptr,                    # fp32 saved rows from the forward
+    ga_ptr, gp_ptr, gn_ptr,       # gradients, input dtype, with row strides
+    N, D, chunk,                  # chunk: BLOCK_D, unless D needs more of the grid than it has
+    stride_a, stride_p, stride_n, stride_g, stride_ga, stride_gp, stride_gn,
+    eps, norm_p, divisor,         # divisor: N for 'mean', else 1
+    swap, reduce, write_a, write_p, write_n,
+    P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr, STAGES: tl.constexpr,
+):
+    """Elementwise over (ROWS, BLOCK_D) tiles. A program of one tile runs straight-line
+    code, so the tile's loads and the per-row factors' loads are in flight together (in
+    a loop the factors, loop-invariant, would be waited for before the first tile is
+    even requested: two memory latencies per program instead of one)."""
+    rows, row_ok, rows64, lo, hi = _program_rows(N, D, chunk, ROWS)
     a_row = a_ptr + rows64[:, None] * stride_a
     p_row = p_ptr + rows64[:, None] * stride_p
     n_row = n_ptr + rows64[:, None] * stride_n
-    for d0 in tl.range(lo, hi, BLOCK_D, num_stages=STAGES):
-        a, p, n, c, m = _load_step(a_row, p_row, n_row, d0, row_ok, hi, BLOCK_D)
-        t_ap = k_ap * _dnorm(a - p + eps, d_ap, norm_p, P_MODE)
-        t_an = k_an * _dnorm(a - n + eps, d_an, norm_p, P_MODE)
-        g_a = t_ap + t_an
-        g_p = -t_ap
-        g_n = -t_an
-        if swap != 0:
-            t_pn = k_pn * _dnorm(p - n + eps, d_pn, norm_p, P_MODE)
-            g_p += t_pn
-            g_n -= t_pn
-        if write_a != 0:
-            tl.store(ga_ptr + rows64[:, None] * stride_ga + c[None, :], g_a.to(ga_ptr.dtype.element_ty), mask=m)
-        if write_p != 0:
-            tl.store(gp_ptr + rows64[:, None] * stride_gp + c[None, :], g_p.to(gp_ptr.dtype.element_ty), mask=m)
-        if write_n != 0:
-            tl.store(gn_ptr + rows64[:, None] * stride_gn + c[None, :], g_n.to(gn_ptr.dtype.element_ty), mask=m)
+    if hi - lo <= BLOCK_D:
+        a, p, n, c, m = _load_step(a_row, p_row, n_row, lo, row_ok, hi, BLOCK_D)
+        k_ap, k_an, k_pn, d_ap, d_an, d_pn = _bwd_factors(gout_ptr, saved_ptr, rows64, row_ok, stride_g,
+                                                          divisor, reduce, P_MODE)
+        _bwd_step(a, p, n, c, m, k_ap, k_an, k_pn, d_ap, d_an, d_pn, rows64, ga_ptr, gp_ptr, gn_ptr,
+                  stride_ga, stride_gp, stride_gn, eps, norm_p, swap, write_a, write_p, write_n, P_MODE)
+    else:
+        k_ap, k_an, k_pn, d_ap, d_an, d_pn = _bwd_factors(gout_ptr, saved_ptr, rows64, row_ok, stride_g,
+                                                          divisor, reduce, P_MODE)
+        for d0 in tl.range(lo, hi, BLOCK_D, num_stages=STAGES):
+            a, p, n, c, m = _load_step(a_row, p_row, n_row, d0, row_ok, hi, BLOCK_D)
+            _bwd_step(a, p, n, c, m, k_ap, k_an, k_pn, d_ap, d_an, d_pn, rows64, ga_ptr, gp_ptr, gn_ptr,
+                      stride_ga, stride_gp, stride_gn, eps, norm_p, swap, write_a, write_p, write_n, P_MODE)

@@ -92,7 +92,7 @@ def _compile_one(job):
     from triton.compiler import ASTSource
     fn = _load_kernel(variant.kernel)
     t0 = time.time()
-    src = ASTSource(fn, variant.signature(), constexprs=variant.constexprs(), attrs=variant.attrs())
+    src = ASTSource(fn, variant.signature(), constexprs=variant.constexprs(arch), attrs=variant.attrs())
     k = triton.compile(src, target=GPUTarget("cuda", arch, 32),
                        options={"num_warps": variant.num_warps, "num_stages": variant.num_stages})
     md = k.metadata
@@ -186,7 +186,7 @@ def generate(out, archs, variants, results):
     c += [f"extern const unsigned char {img['sym']}[];" for img in images]
     c += ["", "const tritium_image tritium_images[TRITIUM_IMAGE_COUNT] = {"]
     for img in images:
-        c.append(f"  {{{img['arch']}, {1 if img['kind'] == 'ptx' else 0}, {img['shared']}u, "
+        c.append(f"  {{{img['arch']}, {1 if img['kind'] == 'ptx' else 0}, {manifest.pdl(img['arch'])}, {img['shared']}u, "
                  f"{img['registers']}, {img['size']}u, {img['sym']}}},")
     c += ["};", "", "const tritium_variant tritium_variants[TRITIUM_VARIANT_COUNT] = {"]
     for e in entries:

@@ -20,6 +20,11 @@ DTYPE_IDS = {"f32": 0, "f16": 1, "bf16": 2}              # = tritium_dtype in tr
 DEFAULT_ARCHS = (80, 86, 89, 90, 120)
 
 
+def pdl(arch):
+    """Whether images for `arch` use programmatic dependent launch (Hopper and newer)."""
+    return int(arch >= 90)
+
+
 def ptx_portable(arch):
     return arch < 90
 
@@ -68,10 +73,16 @@ class Variant:
             sig[name] = ty.replace("T", DTYPES[self.dtype]) if "T" in ty else ty
         for name in self.kernel.params:
             sig[name] = "constexpr"
+        sig["PDL"] = "constexpr"  # every kernel's last param: see pdl()
         return sig
 
-    def constexprs(self):
-        return dict(zip(self.kernel.params, self.params))
+    def constexprs(self, arch=None):
+        """The constexpr values; with an arch, also PDL: 1 where the images use programmatic
+        dependent launch (griddepcontrol, sm_90 and newer), and the runtime launches them so."""
+        out = dict(zip(self.kernel.params, self.params))
+        if arch is not None:
+            out["PDL"] = pdl(arch)
+        return out
 
     def attrs(self):
         names = [n for n, _ in self.kernel.args]

@@ -65,6 +65,7 @@ static void driver_load(void) {
     LOAD(LibraryGetKernel, cuLibraryGetKernel);
     LOAD(KernelSetAttribute, cuKernelSetAttribute);
     LOAD(LaunchKernel, cuLaunchKernel);
+    *(void **)(&driver.LaunchKernelEx) = dlsym(lib, TRITIUM_STR(cuLaunchKernelEx)); /* optional */
     CUresult r = driver.Init(0);
     if (r != CUDA_SUCCESS) {
         const char *name = NULL;

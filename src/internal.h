@@ -46,6 +46,8 @@ typedef struct tritium_driver {
     CUresult (*KernelSetAttribute)(CUfunction_attribute, int, CUkernel, CUdevice);
     CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
                              unsigned, CUstream, void **, void **);
+    /* NULL if the driver lacks it (then PDL images launch plainly: their wait is a no-op) */
+    CUresult (*LaunchKernelEx)(const CUlaunchConfig *, CUfunction, void **, void **);
     CUresult (*GetErrorName)(CUresult, const char **);
 } tritium_driver;
 

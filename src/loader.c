@@ -16,6 +16,7 @@
 
 static int force_ptx;   /* TRITIUM_FORCE_PTX=1: only PTX images */
 static int force_arch;  /* TRITIUM_FORCE_ARCH=89 (or sm_89): only images built for that arch */
+static int no_pdl;      /* TRITIUM_NO_PDL=1: launch every image plainly (their waits are no-ops then) */
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
 static void env_read(void) {
@@ -27,6 +28,13 @@ static void env_read(void) {
             s = strchr(s, '_') + 1;
         force_arch = atoi(s);
     }
+    s = getenv("TRITIUM_NO_PDL");
+    no_pdl = s && s[0] && strcmp(s, "0") != 0;
+}
+
+static int pdl_enabled(void) {
+    pthread_once(&env_once, env_read);
+    return !no_pdl;
 }
 
 /* ---- image choice ------------------------------------------------------------------ */
@@ -230,8 +238,29 @@ tritium_status tritium_launch(const tritium_call *call, int variant, unsigned gr
     for (int i = 0; i < nargs; ++i) params[i] = args[i];
     params[nargs] = &no_scratch;
     params[nargs + 1] = &no_scratch;
-    CUresult r = drv->LaunchKernel((CUfunction)kernel, grid_x, grid_y, 1, 32u * v->num_warps, 1, 1, shared,
-                                   call->stream, params, NULL);
-    if (r != CUDA_SUCCESS) return tritium_fail_driver(TRITIUM_ERROR_LAUNCH, "cuLaunchKernel", r);
+    CUresult r;
+    if (tritium_images[image].pdl && drv->LaunchKernelEx && pdl_enabled()) {
+        /* programmatic dependent launch: this kernel may start launching while the previous
+         * one in the stream finishes; its first instruction waits for that one (see
+         * _dependent_launch in the kernel sources) */
+        CUlaunchAttribute attr;
+        memset(&attr, 0, sizeof attr);
+        attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+        attr.value.programmaticStreamSerializationAllowed = 1;
+        CUlaunchConfig cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.gridDimX = grid_x, cfg.gridDimY = grid_y, cfg.gridDimZ = 1;
+        cfg.blockDimX = 32u * v->num_warps, cfg.blockDimY = 1, cfg.blockDimZ = 1;
+        cfg.sharedMemBytes = shared;
+        cfg.hStream = call->stream;
+        cfg.attrs = &attr;
+        cfg.numAttrs = 1;
+        r = drv->LaunchKernelEx(&cfg, (CUfunction)kernel, params, NULL);
+        if (r != CUDA_SUCCESS) return tritium_fail_driver(TRITIUM_ERROR_LAUNCH, "cuLaunchKernelEx", r);
+    } else {
+        r = drv->LaunchKernel((CUfunction)kernel, grid_x, grid_y, 1, 32u * v->num_warps, 1, 1, shared, call->stream,
+                              params, NULL);
+        if (r != CUDA_SUCCESS) return tritium_fail_driver(TRITIUM_ERROR_LAUNCH, "cuLaunchKernel", r);
+    }
     return TRITIUM_SUCCESS;
 }

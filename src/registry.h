@@ -10,6 +10,8 @@
 typedef struct tritium_image {
     uint16_t arch;        /* 89 for sm_89 / compute_89 */
     uint8_t is_ptx;       /* 1: NUL-terminated PTX text, JIT-compiled by the driver */
+    uint8_t pdl;          /* 1: compiled with PDL = 1 (each kernel waits on the one before it,
+                             griddepcontrol): launched with programmatic stream serialization */
     uint32_t shared;      /* bytes of dynamic shared memory per block */
     uint16_t registers;   /* per thread, from the cubin of the same compile */
     uint32_t size;        /* bytes, including the PTX terminator */

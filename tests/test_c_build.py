@@ -318,6 +318,38 @@ def test_sm89_resources_and_occupancy():
     assert not bad, "sm_89 cubins that do not fit the 4090:\n" + "\n".join(bad)
 
 
+_GLOBAL_MEMORY_OPS = re.compile(r"^\s*(?:@!?U?P\w+\s+)?(LDG|STG|LDGSTS|ATOMG|RED|UTMALDG|UBLKCP)\b")
+
+
+def test_pdl_images_wait_before_touching_memory():
+    """Images launched with programmatic dependent launch (sm_90 and up) must wait for the
+    previous kernel (griddepcontrol.wait: SASS ACQBULK) before any global memory access, or
+    they would read inputs still being written; older images must carry no such code. Every
+    kernel starts with the same call, so one cubin per (kernel, arch) is disassembled."""
+    man = _manifest()
+    cuobjdump = _cuobjdump()
+    if cuobjdump is None:
+        pytest.skip("no cuobjdump in this Triton")
+    seen, bad = set(), []
+    for r in man["images"]:
+        if r["kind"] != "cubin" or (r["kernel"], r["arch"]) in seen:
+            continue
+        seen.add((r["kernel"], r["arch"]))
+        sass = run([cuobjdump, "-sass", AOT / r["file"]]).stdout
+        ops = [ln.split(";")[0].split("*/", 1)[-1].strip() for ln in sass.splitlines()
+               if re.match(r"\s*/\*[0-9a-f]{4}\*/", ln)]
+        first_wait = next((i for i, op in enumerate(ops) if op.startswith("ACQBULK")), None)
+        first_mem = next((i for i, op in enumerate(ops) if _GLOBAL_MEMORY_OPS.match(op)), len(ops))
+        if int(r["arch"].removeprefix("sm_")) >= 90:
+            if first_wait is None or first_wait > first_mem:
+                bad.append(f"{r['arch']} {r['variant']}: no wait before its first global access")
+        elif first_wait is not None:
+            bad.append(f"{r['arch']} {r['variant']}: griddepcontrol in a pre-Hopper image")
+    if not any(int(a.removeprefix("sm_")) >= 90 for _, a in seen):
+        pytest.skip("this build ships no sm_90+ cubin")
+    assert not bad, "\n".join(bad)
+
+
 def test_occupancy_model():
     # hand-checked against the CUDA occupancy calculator (cc 8.9)
     assert occupancy_sm89(8, 255, 65536)[:2] == (1, "regs")     # 8 warps x 8192 regs fill the file

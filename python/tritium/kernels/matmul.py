@@ -32,6 +32,14 @@ source's rows or its columns have stride 1, C_N1 stride_cn == 1 (C row-major).
 import triton
 import triton.language as tl
 
+
+@triton.jit
+def _dependent_launch(PDL: tl.constexpr):
+    """The same as triplet.py's (see there); each kernel file is compiled on its own."""
+    if PDL:
+        tl.extra.cuda.gdc_wait()
+        tl.extra.cuda.gdc_launch_dependents()
+
 HIGHEST = 0
 HIGH = 1
 
@@ -120,8 +128,10 @@ def _matmul_kernel(
     PRECISION: tl.constexpr, A_K1: tl.constexpr, B_N1: tl.constexpr, C_N1: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     GROUP_M: tl.constexpr,
+    PDL: tl.constexpr = 0,
 ):
     """The direct path: operands read in place through their strides."""
+    _dependent_launch(PDL)
     pid_m, pid_n = _tile_ids(M, N, BLOCK_M, BLOCK_N, GROUP_M)
     k_lo = tl.program_id(1) * k_chunk
 
@@ -176,12 +186,14 @@ def _matmul_pack_kernel(
     stride_r, stride_c, ld,      # source strides; destination row stride (elements)
     MODE: tl.constexpr, SRC: tl.constexpr,
     BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr,
+    PDL: tl.constexpr = 0,
 ):
     """dst[r, j] for j < CP from src[r, j] (MODE 0/1) or src[r, j // 3] split into TF32
     parts (MODE 2/3); MODE 4 writes tf32(src[r, j]) to row r and the rest, tf32'd, to row
     R + r; zeros past the source's columns. SRC: 0 general strides, 1 the
     source's rows are contiguous (stride_r == 1, a transposed read), 2 its columns are
     (stride_c == 1, a row-major read)."""
+    _dependent_launch(PDL)
     r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     j = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
     if MODE == 2 or MODE == 3:
@@ -228,8 +240,10 @@ def _matmul_packed_kernel(
     TF32: tl.constexpr, PROMOTE: tl.constexpr, C_N1: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     GROUP_M: tl.constexpr,
+    PDL: tl.constexpr = 0,
 ):
     """The packed path: aligned, unmasked K-major tiles (rows past M/N wrap)."""
+    _dependent_launch(PDL)
     pid_m, pid_n = _tile_ids(M, N, BLOCK_M, BLOCK_N, GROUP_M)
     k_lo = tl.program_id(1) * k_chunk
     k_hi = tl.minimum(k_lo + k_chunk, KP)
@@ -270,6 +284,7 @@ def _matmul_streamed_kernel(
     PRECISION: tl.constexpr, XL: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     GROUP_M: tl.constexpr,
+    PDL: tl.constexpr = 0,
 ):
     """The streamed path (fp32, one skinny side): the large operand X is read once, in
     place, and goes through registers, where it is rounded to TF32 ('high') or split into
@@ -279,6 +294,7 @@ def _matmul_streamed_kernel(
     skinny N as C = A B (X = A, Y = B^T). XL: 0 general X strides, 1 X's rows contiguous
     (stride_xr == 1), 2 its K contiguous (stride_xk == 1). A program computes a
     BLOCK_M x BLOCK_N tile of the R x S output."""
+    _dependent_launch(PDL)
     pid_r, pid_s = _tile_ids(R, S, BLOCK_M, BLOCK_N, GROUP_M)
     k_lo = tl.program_id(1) * k_chunk
     if XL == 1:
@@ -323,8 +339,10 @@ def _matmul_reduce_kernel(
     partial_ptr, c_ptr,          # split x M x N fp32 partials in; C out (its dtype)
     M, N, split, stride_cm, stride_cn,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    PDL: tl.constexpr = 0,
 ):
     """C = the sum of the split partials, added in split order (same bits every run)."""
+    _dependent_launch(PDL)
     rm = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
     mask = (rm[:, None] < M) & (rn[None, :] < N)

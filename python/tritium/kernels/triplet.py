@@ -30,6 +30,17 @@ then reads a, p, n once and writes the three gradients, matching PyTorch's autog
 import triton
 import triton.language as tl
 
+
+@triton.jit
+def _dependent_launch(PDL: tl.constexpr):
+    """Programmatic dependent launch (Hopper; PDL = 1 in the sm_90 images, whose launches
+    let a kernel start while the one before it in the stream drains): wait until the
+    previous kernel has finished and its writes are visible, then let the next one start
+    launching. Every kernel calls this first, before touching memory."""
+    if PDL:
+        tl.extra.cuda.gdc_wait()
+        tl.extra.cuda.gdc_launch_dependents()
+
 # P_MODE values (constexpr): which norm the kernel is specialized for.
 P_ONE = 1
 P_TWO = 2
@@ -180,7 +191,9 @@ def _triplet_fwd_kernel(
     swap, reduce, save, split,    # 0/1 flags
     # meta
     P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr, STAGES: tl.constexpr,
+    PDL: tl.constexpr = 0,
 ):
+    _dependent_launch(PDL)
     rows, row_ok, rows64, lo, hi = _program_rows(N, D, chunk, ROWS)
     a_row = a_ptr + rows64[:, None] * stride_a
     p_row = p_ptr + rows64[:, None] * stride_p
@@ -240,9 +253,11 @@ def _triplet_finish_kernel(
     margin, norm_p, inv_p, divisor,
     swap, reduce, save,
     P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_S: tl.constexpr,
+    PDL: tl.constexpr = 0,
 ):
     """One program: combine each row's splits in a fixed order, finish rows and the
     reduction (deterministic)."""
+    _dependent_launch(PDL)
     j = tl.arange(0, BLOCK_S)
     total = tl.zeros([ROWS], dtype=tl.float32)
     for r0 in range(0, N, ROWS):
@@ -273,10 +288,12 @@ def _triplet_reduce_kernel(
     partial_ptr, out_ptr,         # fp32 partials in, one scalar out (input dtype)
     count, divisor,               # number of partials; N for 'mean', 1 for 'sum'
     BLOCK: tl.constexpr, UNROLL: tl.constexpr,
+    PDL: tl.constexpr = 0,
 ):
     """Deterministic sum of `count` fp32 partials: fixed chunk order, fixed tree. One
     program; a step's UNROLL loads of BLOCK partials are independent, so the compiler
     issues them together and a step costs about one memory latency."""
+    _dependent_launch(PDL)
     offs = tl.arange(0, BLOCK)
     acc = tl.zeros([BLOCK], dtype=tl.float32)
     for i in range(0, count, BLOCK * UNROLL):
@@ -362,11 +379,13 @@ def _triplet_bwd_kernel(
     eps, norm_p, divisor,         # divisor: N for 'mean', else 1
     swap, reduce, write_a, write_p, write_n,
     P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr, STAGES: tl.constexpr,
+    PDL: tl.constexpr = 0,
 ):
     """Elementwise over (ROWS, BLOCK_D) tiles. A program of one tile runs straight-line
     code, so the tile's loads and the per-row factors' loads are in flight together (in
     a loop the factors, loop-invariant, would be waited for before the first tile is
     even requested: two memory latencies per program instead of one)."""
+    _dependent_launch(PDL)
     rows, row_ok, rows64, lo, hi = _program_rows(N, D, chunk, ROWS)
     a_row = a_ptr + rows64[:, None] * stride_a
     p_row = p_ptr + rows64[:, None] * stride_p

@@ -133,7 +133,7 @@ def generate(out, archs, variants, results):
                 asm += [f".balign 16", f".globl {sym}", f".hidden {sym}", f"{sym}:",
                         f'.incbin "{path.resolve()}"', ".byte 0"]
                 images.append({"sym": sym, "arch": arch, "kind": kind, "size": size + (1 if kind == "ptx" else 0),
-                               "shared": meta["shared"], "registers": meta["registers"],
+                               "shared": meta["shared"], "registers": meta["registers"], "pdl": v.pdl(arch),
                                "spill_bytes": meta["spill_bytes"], "stack": meta["stack"],
                                "file": str(path.relative_to(out)), "target": meta["target"] if kind == "cubin"
                                else f"compute_{arch}", "name": meta["name"]})
@@ -150,7 +150,8 @@ def generate(out, archs, variants, results):
                             "num_stages": v.num_stages, "arch": f"sm_{img['arch']}", "kind": img["kind"],
                             "target": img["target"], "registers": img["registers"],
                             "shared_bytes": img["shared"], "spill_bytes": img["spill_bytes"],
-                            "stack_bytes": img["stack"], "file": img["file"], "function": img["name"]})
+                            "stack_bytes": img["stack"], "file": img["file"], "function": img["name"],
+                            "pdl": img["pdl"]})
     import triton
     (out / "manifest.json").write_text(json.dumps(
         {"triton": triton.__version__, "archs": [f"sm_{a}" for a in archs], "images": records}, indent=1))
@@ -186,7 +187,7 @@ def generate(out, archs, variants, results):
     c += [f"extern const unsigned char {img['sym']}[];" for img in images]
     c += ["", "const tritium_image tritium_images[TRITIUM_IMAGE_COUNT] = {"]
     for img in images:
-        c.append(f"  {{{img['arch']}, {1 if img['kind'] == 'ptx' else 0}, {manifest.pdl(img['arch'])}, {img['shared']}u, "
+        c.append(f"  {{{img['arch']}, {1 if img['kind'] == 'ptx' else 0}, {img['pdl']}, {img['shared']}u, "
                  f"{img['registers']}, {img['size']}u, {img['sym']}}},")
     c += ["};", "", "const tritium_variant tritium_variants[TRITIUM_VARIANT_COUNT] = {"]
     for e in entries:

@@ -21,7 +21,12 @@ DEFAULT_ARCHS = (80, 86, 89, 90, 120)
 
 
 def pdl(arch):
-    """Whether images for `arch` use programmatic dependent launch (Hopper and newer)."""
+    """Whether images for `arch` may use programmatic dependent launch (Hopper and newer).
+    The triplet kernels do: a launch hidden behind the previous kernel's tail is a large part
+    of their time (H200, bf16 (4096, 512) forward + backward: 16.5 -> 14.1 us). The matmul
+    kernels do not: they run for tens of microseconds and more, so there is little to hide,
+    and in the one H200 run with it the bf16 skinny product (M = 128, N = K = 8192, one
+    wave of 6-stage tiles) fell from 0.96x to 0.80x cuBLAS (not investigated further)."""
     return int(arch >= 90)
 
 
@@ -46,6 +51,7 @@ class Kernel:
     params: tuple             # constexpr params, in the order the C table stores them
     aligned_args: tuple = ()  # args promised divisible by 16 in aligned variants
     always_aligned: tuple = ()  # args promised divisible by 16 in every variant
+    pdl: bool = True          # programmatic dependent launch where the arch has it (see pdl())
 
 
 @dataclass(frozen=True)
@@ -81,8 +87,11 @@ class Variant:
         dependent launch (griddepcontrol, sm_90 and newer), and the runtime launches them so."""
         out = dict(zip(self.kernel.params, self.params))
         if arch is not None:
-            out["PDL"] = pdl(arch)
+            out["PDL"] = self.pdl(arch)
         return out
+
+    def pdl(self, arch):
+        return pdl(arch) if self.kernel.pdl else 0
 
     def attrs(self):
         names = [n for n, _ in self.kernel.args]
@@ -142,6 +151,7 @@ MATMUL = Kernel(
     # skinny M (1, a few rows) must stay on the aligned variants
     aligned_args=("a_ptr", "b_ptr", "c_ptr", "partial_ptr", "N", "K", "k_chunk", "stride_am", "stride_bk",
                   "stride_cm"),
+    pdl=False,  # see pdl()
 )
 
 MATMUL_PACK = Kernel(
@@ -150,6 +160,7 @@ MATMUL_PACK = Kernel(
           ("stride_r", "i64"), ("stride_c", "i64"), ("ld", "i64")),
     params=("MODE", "SRC", "BLOCK_R", "BLOCK_C"),
     always_aligned=("dst_ptr", "CP", "ld"),  # the workspace side
+    pdl=False,  # see pdl()
 )
 
 # the packed operands always have aligned rows (KP_ALIGN elements) in a 256-byte aligned
@@ -163,6 +174,7 @@ MATMUL_PACKED = Kernel(
     params=("TF32", "PROMOTE", "C_N1", "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"),
     always_aligned=("a_ptr", "b_ptr", "partial_ptr", "KP", "k_chunk", "lda", "ldb"),
     aligned_args=("c_ptr", "stride_cm", "N"),
+    pdl=False,  # see pdl()
 )
 
 # fp32 only. X is read in place (R x K through two strides); Y, the packed operand, and
@@ -176,6 +188,7 @@ MATMUL_STREAMED = Kernel(
     params=("PRECISION", "XL", "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"),
     always_aligned=("y_ptr", "partial_ptr", "k_chunk", "ldy"),
     aligned_args=("x_ptr", "R", "K", "stride_xr", "stride_xk"),
+    pdl=False,  # see pdl()
 )
 
 MATMUL_REDUCE = Kernel(
@@ -183,6 +196,7 @@ MATMUL_REDUCE = Kernel(
     args=(("partial_ptr", "*fp32"), ("c_ptr", "*T"), ("M", "i32"), ("N", "i32"), ("split", "i32"),
           ("stride_cm", "i64"), ("stride_cn", "i64")),
     params=("BLOCK_M", "BLOCK_N"),
+    pdl=False,  # see pdl()
 )
 
 KERNELS = (TRIPLET_FWD, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, MATMUL, MATMUL_PACK, MATMUL_PACKED,

@@ -35,7 +35,8 @@ import triton.language as tl
 
 @triton.jit
 def _dependent_launch(PDL: tl.constexpr):
-    """The same as triplet.py's (see there); each kernel file is compiled on its own."""
+    """The same as triplet.py's (see there; each kernel file is compiled on its own). The
+    matmul images are built with PDL = 0 for now (aot/manifest.py, pdl(), says why)."""
     if PDL:
         tl.extra.cuda.gdc_wait()
         tl.extra.cuda.gdc_launch_dependents()

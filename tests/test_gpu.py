@@ -581,3 +581,33 @@ def test_forced_image_is_reported():
                          check=True).stdout
     print(out)
     assert ("ptx compute_89" in out) == forced, out
+
+
+_PDL_SCRIPT = r"""
+import torch, tritium
+torch.manual_seed(0)
+a, p, n = (torch.randn(4096, 512, device="cuda", requires_grad=True) for _ in range(3))
+outs = []
+for swap in (False, True):
+    loss = tritium.triplet_margin_loss(a, p, n, swap=swap)
+    outs += [loss.detach(), *torch.autograd.grad(loss, (a, p, n))]
+    outs.append(tritium.triplet_margin_loss(a, p, n, reduction="none", swap=swap).detach())
+torch.save([o.cpu() for o in outs], OUT)
+"""
+
+
+def test_pdl_launch_changes_no_bit(tmp_path):
+    """The triplet kernels' sm_90 images are launched with programmatic dependent launch,
+    each one's first instruction waiting on the kernel before it. Launched plainly
+    (TRITIUM_NO_PDL=1) they must give the same bits: a missing or misplaced wait would let
+    a kernel read partials, saved rows or inputs before they are written."""
+    path = os.pathsep.join([str(Path(__file__).resolve().parents[1] / "python"), os.environ.get("PYTHONPATH", "")])
+    results = []
+    for no_pdl in ("0", "1"):
+        out = tmp_path / f"pdl{no_pdl}.pt"
+        env = dict(os.environ, TRITIUM_NO_PDL=no_pdl, PYTHONPATH=path)
+        subprocess.run([sys.executable, "-c", _PDL_SCRIPT.replace("OUT", repr(str(out)))], env=env, check=True)
+        results.append(torch.load(out))
+    for i, (x, y) in enumerate(zip(*results)):
+        assert torch.isfinite(x).all(), f"output {i} not finite"
+        assert torch.equal(x, y), f"output {i} differs between PDL and plain launches"

@@ -233,7 +233,7 @@ inline void matmul(matrix<const void> a, matrix<const void> b, matrix<void> c,
  *  (tritium_matmul_force_config); the table's choice comes back when it is destroyed. */
 class forced_matmul_config {
 public:
-    enum path { direct = 1, packed = 2 };
+    enum path { direct = 1, packed = 2, streamed = 3 };
     forced_matmul_config(path p, const int32_t (&config)[6], int32_t split = 1) {
         detail::check(tritium_matmul_force_config(static_cast<int>(p), config, split), "tritium_matmul_force_config");
     }

@@ -3,7 +3,7 @@
 A is M x K, B is K x N, C is M x N, each with two arbitrary element strides. Products
 accumulate in fp32 and C is stored in its own dtype.
 
-Two paths, chosen per call by the runtime (src/matmul.c) from the tuning table:
+Three paths, chosen per call by the runtime (src/matmul.c) from the tuning table:
 
 * direct, `_matmul_kernel`: reads A and B in place through their strides. It needs no
   scratch, and with `split` > 1 it cuts K into ranges whose fp32 partial products go to
@@ -21,13 +21,20 @@ Two paths, chosen per call by the runtime (src/matmul.c) from the tuning table:
                tripled: A's row holds (hi, hi, lo) per element and B's (hi, lo, hi), so
                the one TF32 product over 3K sums a_hi b_hi + a_hi b_lo + a_lo b_hi, which
                leaves only a_lo b_lo (~2^-22 relative) out: fp32-level accuracy.
+* streamed (fp32), `_matmul_pack_kernel` then `_matmul_streamed_kernel`: only the skinny
+  side is packed (TF32, or hi and lo planes, pack mode 4); the large operand is read once
+  in place and rounded or split in registers (see the kernel). For skinny M and N and
+  long K, where packing the large operand would cost more than the product.
 
 Precision codes (PRECISION, constexpr): 0 'highest', 1 'high'. fp16 and bf16 always use
 their native tensor-core product.
 
 Layout specializations (constexpr) let the compiler see unit strides: A_K1 means
 stride_ak == 1 (A row-major), B_N1 means stride_bn == 1 (B row-major), SRC (pack) that the
-source's rows or its columns have stride 1, C_N1 stride_cn == 1 (C row-major).
+source's rows or its columns have stride 1, C_N1 stride_cn == 1 (C row-major), XL
+(streamed) which stride of the operand read in place is 1.
+
+PDL (constexpr, every kernel): programmatic dependent launch, see _dependent_launch.
 """
 import triton
 import triton.language as tl

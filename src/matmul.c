@@ -153,8 +153,9 @@ static int usable(const tritium_call *call, const mm_problem *p, int v, int path
         int r = find_simple(TRITIUM_K_MATMUL_REDUCE, p->dtype, -1, -1);
         if (r < 0 || tritium_select_image(r, call->arch, call->max_shared) < 0) return 0;
     }
-    for (int side = path == PATH_STREAMED ? 2 : 0; side < (path == PATH_DIRECT ? 0 : path == PATH_PACKED ? 2 : 3);
-         ++side)
+    /* the pack kernels: pack_mode's sides 0 and 1 (packed) or 2 (streamed), none (direct) */
+    int first_side = path == PATH_STREAMED ? 2 : 0, end_side = path == PATH_PACKED ? 2 : path == PATH_STREAMED ? 3 : 0;
+    for (int side = first_side; side < end_side; ++side)
         for (int src = 0; src < 3; ++src) {
             int pv = find_simple(TRITIUM_K_MATMUL_PACK, p->dtype, pack_mode(p, side), src);
             if (pv < 0 || tritium_select_image(pv, call->arch, call->max_shared) < 0) return 0;

@@ -877,6 +877,19 @@ def test_matmul_pack_3x_specials(mode):
     assert got[5].tolist() == [1.0, 1.0, 0.0]
 
 
+def check_fp32_precision(c, a, b, precision, path):
+    """The fp32 paths that do the precision work on operands (packed, streamed):
+    'highest' is 3xTF32 (a_hi b_hi + a_hi b_lo + a_lo b_hi leaves ~2^-22 out: fp32-level);
+    'high' is the exact product of the operands rounded to nearest TF32, up to fp32
+    accumulation."""
+    if precision == 0:
+        err = rel_err(c, a.double() @ b.double())
+        assert err < 1e-6, f"{path} 3xTF32: relative error {err:.3g}"
+    else:
+        err_rn = rel_err(c, _tf32_ref(a).double() @ _tf32_ref(b).double())
+        assert err_rn < 1e-6, f"{path} TF32 operands not rounded to nearest: {err_rn:.3g}"
+
+
 @pytest.mark.parametrize("split", [1, 3])
 @pytest.mark.parametrize("precision", [0, 1], ids=["highest_3xtf32", "high_tf32"])
 @pytest.mark.parametrize("a_layout,b_layout", [("row", "row"), ("col", "col"), ("slice", "rowpad")])
@@ -887,14 +900,7 @@ def test_matmul_packed_fp32(a_layout, b_layout, precision, split):
     c, buf = _out((M, N), torch.float32, "col")
     packed_launch(a, b, c, precision=precision, split=split)
     check_matmul_written(c, buf)
-    ref = a.double() @ b.double()
-    err = rel_err(c, ref)
-    if precision == 0:
-        # 3xTF32: a_hi b_hi + a_hi b_lo + a_lo b_hi leaves ~2^-22 out: fp32-level
-        assert err < 1e-6, f"3xTF32: relative error {err:.3g}"
-    else:
-        err_rn = rel_err(c, _tf32_ref(a).double() @ _tf32_ref(b).double())
-        assert err_rn < 1e-6, f"packed TF32 operands not rounded to nearest: {err_rn:.3g}"
+    check_fp32_precision(c, a, b, precision, "packed")
 
 
 @pytest.mark.parametrize("split", [1, 3])
@@ -913,12 +919,7 @@ def test_matmul_streamed_fp32(layouts, shape, precision, split):
     c, buf = _out((M, N), torch.float32, lc)
     streamed_launch(a, b, c, precision=precision, split=split)
     check_matmul_written(c, buf)
-    ref = a.double() @ b.double()
-    if precision == 0:
-        assert rel_err(c, ref) < 1e-6, f"3xTF32: relative error {rel_err(c, ref):.3g}"
-    else:
-        err_rn = rel_err(c, _tf32_ref(a).double() @ _tf32_ref(b).double())
-        assert err_rn < 1e-6, f"streamed TF32 operands not rounded to nearest: {err_rn:.3g}"
+    check_fp32_precision(c, a, b, precision, "streamed")
     if split > 1:
         again = torch.full_like(c, float("nan"))
         streamed_launch(a, b, again, precision=precision, split=split)

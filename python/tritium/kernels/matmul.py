@@ -97,6 +97,27 @@ def _tile_ids(M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.co
 
 
 @triton.jit
+def _tile_offsets(M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.constexpr):
+    """This program's tile (_tile_ids) and its row and column offsets. Rows and columns
+    past M / N wrap onto valid ones (the store is masked), so only the K tail needs a
+    load mask."""
+    pid_m, pid_n = _tile_ids(M, N, BLOCK_M, BLOCK_N, GROUP_M)
+    offs_m = (pid_m * BLOCK_M + tl.arange(0, BLOCK_M)) % M
+    offs_n = (pid_n * BLOCK_N + tl.arange(0, BLOCK_N)) % N
+    return pid_m, pid_n, offs_m, offs_n
+
+
+@triton.jit
+def _unit_or(stride, UNIT: tl.constexpr):
+    """stride, or 1 where a layout specialization (constexpr) promises it is 1: the
+    compiler then sees the unit stride and vectorizes along it."""
+    if UNIT:
+        return 1
+    else:
+        return stride
+
+
+@triton.jit
 def _opaque_zeros(M, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     """Zeros the compiler cannot see through (M >= 0 at run time), for a product's fresh
     accumulator: with literal zeros it folds `acc + dot(a, b, 0)` back into
@@ -116,10 +137,7 @@ def _store_tile(acc, c_ptr, partial_ptr, M, N, stride_cm, stride_cn, pid_m, pid_
         base = partial_ptr + tl.program_id(1).to(tl.int64) * M * N
         tl.store(base + rm[:, None].to(tl.int64) * N + rn[None, :], acc, mask=mask)
     else:
-        if C_N1:
-            scn = 1
-        else:
-            scn = stride_cn
+        scn = _unit_or(stride_cn, C_N1)
         c_ptrs = c_ptr + rm[:, None].to(tl.int64) * stride_cm + rn[None, :].to(tl.int64) * scn
         tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=mask)
 
@@ -140,21 +158,10 @@ def _matmul_kernel(
 ):
     """The direct path: operands read in place through their strides."""
     _dependent_launch(PDL)
-    pid_m, pid_n = _tile_ids(M, N, BLOCK_M, BLOCK_N, GROUP_M)
+    pid_m, pid_n, offs_m, offs_n = _tile_offsets(M, N, BLOCK_M, BLOCK_N, GROUP_M)
     k_lo = tl.program_id(1) * k_chunk
-
-    # pointers: rows/columns past the edge wrap onto valid ones (the store is masked),
-    # so only the K tail needs a load mask
-    if A_K1:
-        sak = 1
-    else:
-        sak = stride_ak
-    if B_N1:
-        sbn = 1
-    else:
-        sbn = stride_bn
-    offs_m = (pid_m * BLOCK_M + tl.arange(0, BLOCK_M)) % M
-    offs_n = (pid_n * BLOCK_N + tl.arange(0, BLOCK_N)) % N
+    sak = _unit_or(stride_ak, A_K1)
+    sbn = _unit_or(stride_bn, B_N1)
     offs_k = tl.arange(0, BLOCK_K)
     a_ptrs = (a_ptr + offs_m[:, None].to(tl.int64) * stride_am
               + (k_lo + offs_k[None, :]).to(tl.int64) * sak)
@@ -210,14 +217,8 @@ def _matmul_pack_kernel(
     else:
         col = j
         part = j * 0
-    if SRC == 1:
-        sr = 1
-    else:
-        sr = stride_r
-    if SRC == 2:
-        sc = 1
-    else:
-        sc = stride_c
+    sr = _unit_or(stride_r, SRC == 1)
+    sc = _unit_or(stride_c, SRC == 2)
     ok = (r[:, None] < R) & (col[None, :] < C)
     x = tl.load(src_ptr + r[:, None].to(tl.int64) * sr + col[None, :].to(tl.int64) * sc,
                 mask=ok, other=0.0)
@@ -252,11 +253,9 @@ def _matmul_packed_kernel(
 ):
     """The packed path: aligned, unmasked K-major tiles (rows past M/N wrap)."""
     _dependent_launch(PDL)
-    pid_m, pid_n = _tile_ids(M, N, BLOCK_M, BLOCK_N, GROUP_M)
+    pid_m, pid_n, offs_m, offs_n = _tile_offsets(M, N, BLOCK_M, BLOCK_N, GROUP_M)
     k_lo = tl.program_id(1) * k_chunk
     k_hi = tl.minimum(k_lo + k_chunk, KP)
-    offs_m = (pid_m * BLOCK_M + tl.arange(0, BLOCK_M)) % M
-    offs_n = (pid_n * BLOCK_N + tl.arange(0, BLOCK_N)) % N
     offs_k = k_lo + tl.arange(0, BLOCK_K)
     a_ptrs = a_ptr + offs_m[:, None].to(tl.int64) * lda + offs_k[None, :]
     b_ptrs = b_ptr + offs_n[:, None].to(tl.int64) * ldb + offs_k[None, :]
@@ -303,18 +302,10 @@ def _matmul_streamed_kernel(
     (stride_xr == 1), 2 its K contiguous (stride_xk == 1). A program computes a
     BLOCK_M x BLOCK_N tile of the R x S output."""
     _dependent_launch(PDL)
-    pid_r, pid_s = _tile_ids(R, S, BLOCK_M, BLOCK_N, GROUP_M)
+    pid_r, pid_s, offs_r, offs_s = _tile_offsets(R, S, BLOCK_M, BLOCK_N, GROUP_M)
     k_lo = tl.program_id(1) * k_chunk
-    if XL == 1:
-        sxr = 1
-    else:
-        sxr = stride_xr
-    if XL == 2:
-        sxk = 1
-    else:
-        sxk = stride_xk
-    offs_r = (pid_r * BLOCK_M + tl.arange(0, BLOCK_M)) % R
-    offs_s = (pid_s * BLOCK_N + tl.arange(0, BLOCK_N)) % S
+    sxr = _unit_or(stride_xr, XL == 1)
+    sxk = _unit_or(stride_xk, XL == 2)
     offs_k = tl.arange(0, BLOCK_K)
     x_ptrs = (x_ptr + offs_r[:, None].to(tl.int64) * sxr
               + (k_lo + offs_k[None, :]).to(tl.int64) * sxk)

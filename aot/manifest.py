@@ -127,7 +127,7 @@ TRIPLET_BWD = Kernel(
           ("stride_a", "i64"), ("stride_p", "i64"), ("stride_n", "i64"), ("stride_g", "i64"),
           ("stride_ga", "i64"), ("stride_gp", "i64"), ("stride_gn", "i64"),
           ("eps", "fp32"), ("norm_p", "fp32"), ("divisor", "fp32"),
-          ("swap", "i32"), ("reduce", "i32"), ("write_a", "i32"), ("write_p", "i32"), ("write_n", "i32")),
+          ("swap", "i32"), ("write_a", "i32"), ("write_p", "i32"), ("write_n", "i32")),
     params=("P_MODE", "ROWS", "BLOCK_D", "STAGES"),
     aligned_args=("a_ptr", "p_ptr", "n_ptr", "ga_ptr", "gp_ptr", "gn_ptr", "D", "chunk",
                   "stride_a", "stride_p", "stride_n", "stride_ga", "stride_gp", "stride_gn"),
@@ -225,8 +225,8 @@ CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TR
 
 
 def triplet_row_configs(p_mode, aligned):
-    """(ROWS, BLOCK_D, num_warps, STAGES) for the row kernels (forward and backward); the
-    runtime picks the widest BLOCK_D that D fills. STAGES > 1 pipelines the D loop's loads
+    """(ROWS, BLOCK_D, num_warps, STAGES) for the forward row kernel (the backward's are
+    triplet_bwd_configs); the runtime picks the widest BLOCK_D that D fills. STAGES > 1 pipelines the D loop's loads
     (Triton's software pipelining through shared memory).
 
     Chosen from sweeps on an H200 (these kernels JIT-compiled per config, device time per
@@ -259,6 +259,24 @@ def triplet_row_configs(p_mode, aligned):
     if p_mode == 2 and aligned:
         return ((1, 2048, 8, 3), (1, 512, 1, 1), (4, 256, 4, 1), (4, 128, 4, 1), (16, 64, 2, 1), (32, 32, 2, 1))
     return ((1, 2048, 8, 3), (4, 128, 4, 1))
+
+
+def triplet_bwd_configs(p_mode, aligned):
+    """(ROWS, BLOCK_D, num_warps, STAGES) for the backward: the forward's, except that long
+    rows take (2, 1024) tiles of 8 warps in place of (1, 2048) with pipelined steps.
+
+    The backward is elementwise (a program is one straight-line tile; STAGES matters only
+    in the loop that a grid past 2^31 programs needs). Its time is DRAM traffic, three
+    streams read and three written; measured on an H200 (JIT, the backward alone, device
+    time per call): at (32768, 8192) fp32, 1561 us with (1, 2048, 8 warps), 1513 with
+    (2, 1024, 8), 1518-1522 with (1, 1024, 4 or 8) and (2, 512, 4); Inductor's flat
+    1024-element kernel took 1510. bf16 762-765 us with any of them (Inductor 761); at
+    (8, 1048576) and (128, 65536) fp32 49.8-50.6 us (Inductor 48). For the 4090: 2048
+    elements of each input per program, 8 per thread, no shared memory; ~80 registers
+    (127 for unaligned general p) leave 2-3 blocks of 256 threads per SM, which still keep
+    2 x 2048 x 3 x 4 B = 48 KB of loads in flight per SM, ten times what Little's law asks
+    (see triplet_row_configs)."""
+    return ((2, 1024, 8, 1),) + triplet_row_configs(p_mode, aligned)[1:]
 
 
 # Matmul tile configs: (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages, archs).
@@ -382,6 +400,7 @@ def variants():
             for p_mode in (0, 1, 2, 3):
                 for rows, block_d, warps, stages in triplet_row_configs(p_mode, aligned):
                     out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages))
+                for rows, block_d, warps, stages in triplet_bwd_configs(p_mode, aligned):
                     out.append(Variant(TRIPLET_BWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages))
                 if not aligned:
                     for rows, block_s in TRIPLET_FINISH_CONFIGS:

@@ -328,34 +328,30 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
         return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "this build has no triplet backward kernel for dtype %d, "
                             "p %g", (int)dtype, (double)p);
     int32_t rows = tritium_variants[v].params[TRITIUM_P_TRIPLET_BWD_ROWS];
-    /* The backward is elementwise: a program takes one BLOCK_D tile (straight-line code, its
-     * loads all in flight at once), except that many long rows are looped over, one row per
-     * program with pipelined loads (measured on an H200 at (32768, 8192), bf16: 781 us per
-     * forward+backward looped, 792 us flat; flat won at every smaller shape, e.g. 58 against
-     * 60 us at fp32 (128, 65536)), and that D never takes more of the grid than it has. */
-    int64_t block_d = tritium_variants[v].params[TRITIUM_P_TRIPLET_BWD_BLOCK_D], chunk = d, splits = 1;
-    if (n < TRITIUM_TRIPLET_SPLIT_PROGRAMS / 2 || d <= 2 * TRITIUM_TRIPLET_SPLIT_BLOCK_D) {
-        int64_t blocks = (d + block_d - 1) / block_d, per = (blocks + 65534) / 65535;
-        chunk = per * block_d;
-        splits = (d + chunk - 1) / chunk;
-    }
+    /* The backward is elementwise: a program takes one (ROWS, BLOCK_D) tile as straight-line
+     * code (its loads all in flight at once), on a 1-D grid that walks along each row (see
+     * the kernel). Only a grid past 2^31 - 1 programs widens the chunk so that a program
+     * loops over several tiles. */
+    int64_t block_d = tritium_variants[v].params[TRITIUM_P_TRIPLET_BWD_BLOCK_D];
+    int64_t row_blocks = (n + rows - 1) / rows, blocks = (d + block_d - 1) / block_d;
+    int64_t max_splits = INT32_MAX / row_blocks, per = (blocks + max_splits - 1) / max_splits;
+    int64_t chunk = per * block_d, splits = (d + chunk - 1) / chunk;
     tritium_call call;
     if ((s = tritium_call_begin(&call, stream, anchor))) return s;
     /* _triplet_bwd_kernel(a_ptr, p_ptr, n_ptr, gout_ptr, saved_ptr, ga_ptr, gp_ptr, gn_ptr, N, D, chunk,
      *                     stride_a, stride_p, stride_n, stride_g, stride_ga, stride_gp, stride_gn,
-     *                     eps, norm_p, divisor, swap, reduce, write_a, write_p, write_n, P_MODE, ROWS, BLOCK_D,
+     *                     eps, norm_p, divisor, swap, write_a, write_p, write_n, P_MODE, ROWS, BLOCK_D,
      *                     STAGES) */
     CUdeviceptr a_ = (CUdeviceptr)anchor, p_ = (CUdeviceptr)positive, n_ = (CUdeviceptr)negative;
     CUdeviceptr g_ = (CUdeviceptr)grad_out, sv_ = (CUdeviceptr)saved;
     CUdeviceptr ga_ = (CUdeviceptr)grad_anchor, gp_ = (CUdeviceptr)grad_positive, gn_ = (CUdeviceptr)grad_negative;
-    int32_t n32 = (int32_t)n, d32 = (int32_t)d, chunk32 = (int32_t)chunk, swap32 = swap, reduce32 = reduce;
+    int32_t n32 = (int32_t)n, d32 = (int32_t)d, chunk32 = (int32_t)chunk, swap32 = swap;
     int32_t wa = grad_anchor != NULL, wp = grad_positive != NULL, wn = grad_negative != NULL;
     int64_t sg = reduce ? 0 : stride_grad_out;
     float norm_p = p, divisor = reduction == TRITIUM_REDUCTION_MEAN ? (float)n : 1.0f;
     void *args[] = {&a_, &p_, &n_, &g_, &sv_, &ga_, &gp_, &gn_, &n32, &d32, &chunk32, &st[0], &st[1], &st[2],
-                    &sg, &gst[0], &gst[1], &gst[2], &eps, &norm_p, &divisor, &swap32, &reduce32, &wa, &wp, &wn};
-    s = tritium_launch(&call, v, (unsigned)((n + rows - 1) / rows), (unsigned)splits, args,
-                       (int)(sizeof args / sizeof args[0]));
+                    &sg, &gst[0], &gst[1], &gst[2], &eps, &norm_p, &divisor, &swap32, &wa, &wp, &wn};
+    s = tritium_launch(&call, v, (unsigned)(row_blocks * splits), 1, args, (int)(sizeof args / sizeof args[0]));
     tritium_call_end(&call);
     return s;
 }

@@ -183,12 +183,10 @@ def triplet_backward_launch(a, p, n, saved, grad_out, *, pnorm, swap, reduction,
     if grads is None:
         grads = [torch.full((N, D), float("nan"), dtype=a.dtype) for _ in range(3)]
     S, chunk = _split_plan(D, splits, block_d)
-    rows = 1 if S > 1 else rows
-    reduce = 0 if reduction == "none" else 1
-    _triplet_bwd_kernel[(triton.cdiv(N, rows), S)](
+    _triplet_bwd_kernel[(triton.cdiv(N, rows) * S,)](
         a, p, n, grad_out, saved, *grads, N, D, chunk, a.stride(0), p.stride(0), n.stride(0),
         grad_out.stride(0) if grad_out.dim() else 0, *(g.stride(0) for g in grads), float(eps), float(norm_p),
-        float(N) if reduction == "mean" else 1.0, int(swap), reduce, *write,
+        float(N) if reduction == "mean" else 1.0, int(swap), *write,
         P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d, STAGES=1)
     return grads
 

@@ -21,6 +21,7 @@ import tritium  # noqa: E402
 from torch._subclasses.fake_tensor import FakeTensorMode  # noqa: E402
 from torch.fx.experimental.proxy_tensor import make_fx  # noqa: E402
 
+tritium.matmul  # binds the torch API, which registers the ops that OPS names
 OPS = torch.ops.tritium
 HAS_GPU = torch.cuda.is_available()
 gpu = pytest.mark.skipif(not HAS_GPU, reason="no CUDA GPU")

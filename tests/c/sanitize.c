@@ -143,9 +143,10 @@ static void run_triplet_case(uint64_t *rng, int dt, float p, int64_t n, int64_t 
 
 static void run_triplet(uint64_t *rng) {
     static const float ps[4] = {2.0f, 1.0f, INFINITY, 1.5f};
-    /* D for each BLOCK_D (32, 64, 128, 256, 512, 2048), rows aligned and not, with tails, in
-     * reduction 'none' (mean and sum of few short rows take the one-program variant) */
-    static const int64_t ds[] = {32, 48, 80, 144, 528, 2064, 45, 133, 2053};
+    /* D for each BLOCK_D (32, 64, 128, 256, 512, 2048; the backward's 1024 takes 528 and
+     * 2064, its 512 takes 400), rows aligned and not, with tails, in reduction 'none' (mean
+     * and sum of few short rows take the one-program variant) */
+    static const int64_t ds[] = {32, 48, 80, 144, 400, 528, 2064, 45, 133, 2053};
     /* the split path: 3, 10 and 34 ranges of 2048 (finish BLOCK_S 8, 32, 256), and aligned */
     static const int64_t splits[] = {4101, 18437, 67589, 4112};
     int turn = 0;

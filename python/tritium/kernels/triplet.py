@@ -156,11 +156,11 @@ def _finish_rows(r_ap, r_an, r_pn, c_ap, c_an, c_pn, row_ok, saved_ptr, rows,
 
 
 @triton.jit
-def _program_rows(N, D, chunk, ROWS: tl.constexpr):
-    """This program's rows (ROWS per program along grid axis 0) and its D range [lo, hi)
-    (one `chunk` per grid axis-1 index; chunk = D outside the split path)."""
-    rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
-    lo = tl.program_id(1) * chunk
+def _program_rows(row_block, split, N, D, chunk, ROWS: tl.constexpr):
+    """The rows of a program (ROWS per row block) and its D range [lo, hi) (one `chunk`
+    per split; chunk = D outside the split path)."""
+    rows = row_block * ROWS + tl.arange(0, ROWS)
+    lo = split * chunk
     return rows, rows < N, rows.to(tl.int64), lo, tl.minimum(lo + chunk, D)
 
 
@@ -194,7 +194,7 @@ def _triplet_fwd_kernel(
     PDL: tl.constexpr = 0,
 ):
     _dependent_launch(PDL)
-    rows, row_ok, rows64, lo, hi = _program_rows(N, D, chunk, ROWS)
+    rows, row_ok, rows64, lo, hi = _program_rows(tl.program_id(0), tl.program_id(1), N, D, chunk, ROWS)
     a_row = a_ptr + rows64[:, None] * stride_a
     p_row = p_ptr + rows64[:, None] * stride_p
     n_row = n_ptr + rows64[:, None] * stride_n
@@ -322,14 +322,12 @@ def _dnorm(v, d, norm_p, P_MODE: tl.constexpr):
 
 
 @triton.jit
-def _bwd_factors(gout_ptr, saved_ptr, rows64, row_ok, stride_g, divisor, reduce, P_MODE: tl.constexpr):
+def _bwd_factors(gout_ptr, saved_ptr, rows64, row_ok, stride_g, divisor, P_MODE: tl.constexpr):
     """Per-row factors of the backward, as [ROWS, 1] columns: g * s_xy for the three
     distances, and the distances themselves for p = inf (else the same factors again:
-    _dnorm reads the distance only for p = inf)."""
-    if reduce != 0:
-        g = tl.load(gout_ptr + rows64 * 0, mask=row_ok, other=0.0).to(tl.float32) / divisor
-    else:
-        g = tl.load(gout_ptr + rows64 * stride_g, mask=row_ok, other=0.0).to(tl.float32)
+    _dnorm reads the distance only for p = inf). g is the upstream gradient of the row
+    (stride_g = 0 for a reduced loss's scalar) over the divisor (N for 'mean', else 1)."""
+    g = tl.load(gout_ptr + rows64 * stride_g, mask=row_ok, other=0.0).to(tl.float32) / divisor
     W: tl.constexpr = 8 if P_MODE == 3 else 4
     sv = saved_ptr + rows64 * W
     k_ap = (g * tl.load(sv + 0, mask=row_ok, other=0.0))[:, None]
@@ -350,34 +348,35 @@ def _bwd_factors(gout_ptr, saved_ptr, rows64, row_ok, stride_g, divisor, reduce,
 def _bwd_step(a, p, n, c, m, k_ap, k_an, k_pn, d_ap, d_an, d_pn, rows64,
               ga_ptr, gp_ptr, gn_ptr, stride_ga, stride_gp, stride_gn,
               eps, norm_p, swap, write_a, write_p, write_n, P_MODE: tl.constexpr):
-    """The three gradients of one step's tile."""
+    """The three gradients of one step's tile.
+
+    The runtime flags (swap, write_*) select values and mask stores instead of branching:
+    with each store under its own branch, the bf16 backward at (32768, 8192) took 870 us
+    on an H200 where the same kernel with the flags as constants took 762."""
     t_ap = k_ap * _dnorm(a - p + eps, d_ap, norm_p, P_MODE)
     t_an = k_an * _dnorm(a - n + eps, d_an, norm_p, P_MODE)
+    t_pn = k_pn * _dnorm(p - n + eps, d_pn, norm_p, P_MODE)
     g_a = t_ap + t_an
-    g_p = -t_ap
-    g_n = -t_an
-    if swap != 0:
-        t_pn = k_pn * _dnorm(p - n + eps, d_pn, norm_p, P_MODE)
-        g_p += t_pn
-        g_n -= t_pn
-    if write_a != 0:
-        tl.store(ga_ptr + rows64[:, None] * stride_ga + c[None, :], g_a.to(ga_ptr.dtype.element_ty), mask=m)
-    if write_p != 0:
-        tl.store(gp_ptr + rows64[:, None] * stride_gp + c[None, :], g_p.to(gp_ptr.dtype.element_ty), mask=m)
-    if write_n != 0:
-        tl.store(gn_ptr + rows64[:, None] * stride_gn + c[None, :], g_n.to(gn_ptr.dtype.element_ty), mask=m)
+    g_p = tl.where(swap != 0, t_pn - t_ap, -t_ap)
+    g_n = tl.where(swap != 0, -t_an - t_pn, -t_an)
+    tl.store(ga_ptr + rows64[:, None] * stride_ga + c[None, :], g_a.to(ga_ptr.dtype.element_ty),
+             mask=m & (write_a != 0))
+    tl.store(gp_ptr + rows64[:, None] * stride_gp + c[None, :], g_p.to(gp_ptr.dtype.element_ty),
+             mask=m & (write_p != 0))
+    tl.store(gn_ptr + rows64[:, None] * stride_gn + c[None, :], g_n.to(gn_ptr.dtype.element_ty),
+             mask=m & (write_n != 0))
 
 
 @triton.jit
 def _triplet_bwd_kernel(
     a_ptr, p_ptr, n_ptr,          # inputs, as for the forward
-    gout_ptr,                     # upstream gradient, input dtype: N values (stride_g) or a scalar
+    gout_ptr,                     # upstream gradient, input dtype: N values (stride_g) or a scalar (0)
     saved_ptr,                    # fp32 saved rows from the forward
     ga_ptr, gp_ptr, gn_ptr,       # gradients, input dtype, with row strides
     N, D, chunk,                  # chunk: BLOCK_D, unless D needs more of the grid than it has
     stride_a, stride_p, stride_n, stride_g, stride_ga, stride_gp, stride_gn,
     eps, norm_p, divisor,         # divisor: N for 'mean', else 1
-    swap, reduce, write_a, write_p, write_n,
+    swap, write_a, write_p, write_n,
     P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr, STAGES: tl.constexpr,
     PDL: tl.constexpr = 0,
 ):
@@ -386,19 +385,25 @@ def _triplet_bwd_kernel(
     a loop the factors, loop-invariant, would be waited for before the first tile is
     even requested: two memory latencies per program instead of one)."""
     _dependent_launch(PDL)
-    rows, row_ok, rows64, lo, hi = _program_rows(N, D, chunk, ROWS)
+    # A 1-D grid whose consecutive programs walk along a row (split fastest), so that the
+    # programs in flight at once stream few contiguous spans of DRAM. With rows fastest (a
+    # (rows, splits) grid), each wave touched a tile in each of many rows: 4.0 TB/s at
+    # (32768, 8192) fp32 on an H200 against 4.2 along rows, at the same tile and warps.
+    splits = tl.cdiv(D, chunk)
+    pid = tl.program_id(0)
+    rows, row_ok, rows64, lo, hi = _program_rows(pid // splits, pid % splits, N, D, chunk, ROWS)
     a_row = a_ptr + rows64[:, None] * stride_a
     p_row = p_ptr + rows64[:, None] * stride_p
     n_row = n_ptr + rows64[:, None] * stride_n
     if hi - lo <= BLOCK_D:
         a, p, n, c, m = _load_step(a_row, p_row, n_row, lo, row_ok, hi, BLOCK_D)
         k_ap, k_an, k_pn, d_ap, d_an, d_pn = _bwd_factors(gout_ptr, saved_ptr, rows64, row_ok, stride_g,
-                                                          divisor, reduce, P_MODE)
+                                                          divisor, P_MODE)
         _bwd_step(a, p, n, c, m, k_ap, k_an, k_pn, d_ap, d_an, d_pn, rows64, ga_ptr, gp_ptr, gn_ptr,
                   stride_ga, stride_gp, stride_gn, eps, norm_p, swap, write_a, write_p, write_n, P_MODE)
     else:
         k_ap, k_an, k_pn, d_ap, d_an, d_pn = _bwd_factors(gout_ptr, saved_ptr, rows64, row_ok, stride_g,
-                                                          divisor, reduce, P_MODE)
+                                                          divisor, P_MODE)
         for d0 in tl.range(lo, hi, BLOCK_D, num_stages=STAGES):
             a, p, n, c, m = _load_step(a_row, p_row, n_row, d0, row_ok, hi, BLOCK_D)
             _bwd_step(a, p, n, c, m, k_ap, k_an, k_pn, d_ap, d_an, d_pn, rows64, ga_ptr, gp_ptr, gn_ptr,

@@ -128,7 +128,7 @@ TRIPLET_BWD = Kernel(
           ("stride_ga", "i64"), ("stride_gp", "i64"), ("stride_gn", "i64"),
           ("eps", "fp32"), ("norm_p", "fp32"), ("divisor", "fp32"),
           ("swap", "i32"), ("write_a", "i32"), ("write_p", "i32"), ("write_n", "i32")),
-    params=("P_MODE", "ROWS", "BLOCK_D", "STAGES"),
+    params=("P_MODE", "ROWS", "BLOCK_D"),
     aligned_args=("a_ptr", "p_ptr", "n_ptr", "ga_ptr", "gp_ptr", "gn_ptr", "D", "chunk",
                   "stride_a", "stride_p", "stride_n", "stride_ga", "stride_gp", "stride_gn"),
 )
@@ -226,8 +226,8 @@ CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TR
 
 def triplet_row_configs(p_mode, aligned):
     """(ROWS, BLOCK_D, num_warps, STAGES) for the forward row kernel (the backward's are
-    triplet_bwd_configs); the runtime picks the widest BLOCK_D that D fills. STAGES > 1 pipelines the D loop's loads
-    (Triton's software pipelining through shared memory).
+    triplet_bwd_configs); the runtime picks the widest BLOCK_D that D fills. STAGES > 1
+    pipelines the D loop's loads (Triton's software pipelining through shared memory).
 
     Chosen from sweeps on an H200 (these kernels JIT-compiled per config, device time per
     call with inputs past L2, the forward with its reduce launch), then checked against
@@ -262,13 +262,12 @@ def triplet_row_configs(p_mode, aligned):
 
 
 def triplet_bwd_configs(p_mode, aligned):
-    """(ROWS, BLOCK_D, num_warps, STAGES) for the backward: the forward's, except that long
+    """(ROWS, BLOCK_D, num_warps) for the backward: the forward's tiles, except that long
     rows take (2, 1024) tiles of 8 warps in place of (1, 2048) with pipelined steps.
 
-    The backward is elementwise (a program is one straight-line tile; STAGES matters only
-    in the loop that a grid past 2^31 programs needs). Its time is DRAM traffic, three
-    streams read and three written; measured on an H200 (JIT, the backward alone, device
-    time per call): at (32768, 8192) fp32, 1561 us with (1, 2048, 8 warps), 1513 with
+    The backward is elementwise (a program is one straight-line tile; only a grid past
+    2^31 programs loops, unpipelined). Its time is DRAM traffic, three streams read and
+    three written; measured on an H200 (JIT, the backward alone, device time per call): at (32768, 8192) fp32, 1561 us with (1, 2048, 8 warps), 1513 with
     (2, 1024, 8), 1518-1522 with (1, 1024, 4 or 8) and (2, 512, 4); Inductor's flat
     1024-element kernel took 1510. bf16 762-765 us with any of them (Inductor 761); at
     (8, 1048576) and (128, 65536) fp32 49.8-50.6 us (Inductor 48). For the 4090: 2048
@@ -276,7 +275,7 @@ def triplet_bwd_configs(p_mode, aligned):
     (127 for unaligned general p) leave 2-3 blocks of 256 threads per SM, which still keep
     2 x 2048 x 3 x 4 B = 48 KB of loads in flight per SM, ten times what Little's law asks
     (see triplet_row_configs)."""
-    return ((2, 1024, 8, 1),) + triplet_row_configs(p_mode, aligned)[1:]
+    return ((2, 1024, 8),) + tuple(c[:3] for c in triplet_row_configs(p_mode, aligned)[1:])
 
 
 # Matmul tile configs: (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages, archs).
@@ -400,8 +399,8 @@ def variants():
             for p_mode in (0, 1, 2, 3):
                 for rows, block_d, warps, stages in triplet_row_configs(p_mode, aligned):
                     out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages))
-                for rows, block_d, warps, stages in triplet_bwd_configs(p_mode, aligned):
-                    out.append(Variant(TRIPLET_BWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages))
+                for rows, block_d, warps in triplet_bwd_configs(p_mode, aligned):
+                    out.append(Variant(TRIPLET_BWD, dtype, aligned, (p_mode, rows, block_d), warps))
                 if not aligned:
                     for rows, block_s in TRIPLET_FINISH_CONFIGS:
                         out.append(Variant(TRIPLET_FINISH, dtype, False, (p_mode, rows, block_s), 8))

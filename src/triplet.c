@@ -340,8 +340,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
     if ((s = tritium_call_begin(&call, stream, anchor))) return s;
     /* _triplet_bwd_kernel(a_ptr, p_ptr, n_ptr, gout_ptr, saved_ptr, ga_ptr, gp_ptr, gn_ptr, N, D, chunk,
      *                     stride_a, stride_p, stride_n, stride_g, stride_ga, stride_gp, stride_gn,
-     *                     eps, norm_p, divisor, swap, write_a, write_p, write_n, P_MODE, ROWS, BLOCK_D,
-     *                     STAGES) */
+     *                     eps, norm_p, divisor, swap, write_a, write_p, write_n, P_MODE, ROWS, BLOCK_D) */
     CUdeviceptr a_ = (CUdeviceptr)anchor, p_ = (CUdeviceptr)positive, n_ = (CUdeviceptr)negative;
     CUdeviceptr g_ = (CUdeviceptr)grad_out, sv_ = (CUdeviceptr)saved;
     CUdeviceptr ga_ = (CUdeviceptr)grad_anchor, gp_ = (CUdeviceptr)grad_positive, gn_ = (CUdeviceptr)grad_negative;

@@ -187,7 +187,7 @@ def triplet_backward_launch(a, p, n, saved, grad_out, *, pnorm, swap, reduction,
         a, p, n, grad_out, saved, *grads, N, D, chunk, a.stride(0), p.stride(0), n.stride(0),
         grad_out.stride(0) if grad_out.dim() else 0, *(g.stride(0) for g in grads), float(eps), float(norm_p),
         float(N) if reduction == "mean" else 1.0, int(swap), *write,
-        P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d, STAGES=1)
+        P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d)
     return grads
 
 

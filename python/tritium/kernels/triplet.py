@@ -350,9 +350,11 @@ def _bwd_step(a, p, n, c, m, k_ap, k_an, k_pn, d_ap, d_an, d_pn, rows64,
               eps, norm_p, swap, write_a, write_p, write_n, P_MODE: tl.constexpr):
     """The three gradients of one step's tile.
 
-    The runtime flags (swap, write_*) select values and mask stores instead of branching:
-    with each store under its own branch, the bf16 backward at (32768, 8192) took 870 us
-    on an H200 where the same kernel with the flags as constants took 762."""
+    The runtime flags (swap, write_*) select values and mask stores instead of branching.
+    With runtime branches (these, and one that chose how to load the upstream gradient),
+    the bf16 backward at (32768, 8192) took 870 us on an H200 where the same kernel with
+    the flags as constants took 762; selects and masks for these flags gave 821, and the
+    gradient read as in _bwd_factors 770."""
     t_ap = k_ap * _dnorm(a - p + eps, d_ap, norm_p, P_MODE)
     t_an = k_an * _dnorm(a - n + eps, d_an, norm_p, P_MODE)
     t_pn = k_pn * _dnorm(p - n + eps, d_pn, norm_p, P_MODE)
@@ -377,7 +379,7 @@ def _triplet_bwd_kernel(
     stride_a, stride_p, stride_n, stride_g, stride_ga, stride_gp, stride_gn,
     eps, norm_p, divisor,         # divisor: N for 'mean', else 1
     swap, write_a, write_p, write_n,
-    P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr, STAGES: tl.constexpr,
+    P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr,
     PDL: tl.constexpr = 0,
 ):
     """Elementwise over (ROWS, BLOCK_D) tiles. A program of one tile runs straight-line
@@ -404,7 +406,7 @@ def _triplet_bwd_kernel(
     else:
         k_ap, k_an, k_pn, d_ap, d_an, d_pn = _bwd_factors(gout_ptr, saved_ptr, rows64, row_ok, stride_g,
                                                           divisor, P_MODE)
-        for d0 in tl.range(lo, hi, BLOCK_D, num_stages=STAGES):
+        for d0 in range(lo, hi, BLOCK_D):  # only where the grid could not hold a program per tile
             a, p, n, c, m = _load_step(a_row, p_row, n_row, d0, row_ok, hi, BLOCK_D)
             _bwd_step(a, p, n, c, m, k_ap, k_an, k_pn, d_ap, d_an, d_pn, rows64, ga_ptr, gp_ptr, gn_ptr,
                       stride_ga, stride_gp, stride_gn, eps, norm_p, swap, write_a, write_p, write_n, P_MODE)

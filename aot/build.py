@@ -244,6 +244,11 @@ def tuning_entries(archs, variants, tuning_dir=TUNING_DIR):
             for vi, v in enumerate(variants):
                 if v.for_arch(arch) and manifest.matmul_config(v) == want:
                     vs[manifest.matmul_layout(v)] = vi
+            if e["path"] == "streamed" and max(vs) >= 0:
+                # the runtime reads only the config from these and resolves the variant by
+                # the call's X layout (src/matmul.c, streamed_variant); some configs have no
+                # variant for some layouts on some archs (manifest.MATMUL_STREAMED_LAYOUTS)
+                vs = [max(vs) if x < 0 else x for x in vs]
             if -1 in vs:
                 raise SystemExit(f"aot/build.py: {path.name} entry {i}: no {e['path']} matmul variant for {dtype} "
                                  f"config {cfg} on sm_{arch}: the table names a config the manifest does not build")

@@ -24,7 +24,9 @@ typedef struct mm_problem {
 } mm_problem;
 
 /* The streamed path's operands: X (R x K) read in place, Y (S rows of K) packed, C seen as
- * R x S. Skinny M (m <= n) swaps: C^T = B^T A^T. */
+ * R x S. Skinny M (m < n) swaps: C^T = B^T A^T. At m == n either side may be X: A where
+ * its K is contiguous (an XL 2 read: on sm_90 only those have the 8-warp tiles, see
+ * aot/manifest.py), else B^T. */
 typedef struct mm_streamed {
     int swap;
     int64_t r, s;
@@ -35,7 +37,7 @@ typedef struct mm_streamed {
 
 static mm_streamed streamed_geometry(const mm_problem *p) {
     mm_streamed g;
-    g.swap = p->m <= p->n;
+    g.swap = p->m < p->n || (p->m == p->n && p->sak != 1);
     if (g.swap) {
         g.r = p->n, g.s = p->m, g.sxr = p->sbn, g.sxk = p->sbk, g.ysr = p->sam, g.ysc = p->sak;
         g.scr = p->scn, g.scs = p->scm;
@@ -276,11 +278,13 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
         if (!seen) archs[na++] = tritium_matmul_tunings[i].arch;
     }
     for (int i = 0; i < na; ++i)
-        for (p.layout = 0; p.layout < 3; p.layout += 2) {
-            p.c_layout = p.layout;
-            mm_plan pl;
-            if (choose(NULL, &p, archs[i], SIZE_MAX, &pl) && pl.bytes > *bytes) *bytes = pl.bytes;
-        }
+        for (p.layout = 0; p.layout < 3; p.layout += 2)
+            for (p.x_layout = 0; p.x_layout < 3; ++p.x_layout) { /* a streamed config may lack some XL */
+                p.c_layout = p.layout;
+                p.x_aligned = p.x_layout != 0;
+                mm_plan pl;
+                if (choose(NULL, &p, archs[i], SIZE_MAX, &pl) && pl.bytes > *bytes) *bytes = pl.bytes;
+            }
     return TRITIUM_SUCCESS;
 }
 

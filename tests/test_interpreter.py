@@ -39,6 +39,7 @@ import triton.language as tl  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from grad_checks import check_grads  # noqa: E402
+from tf32_ref import tf32_round_bits  # noqa: E402
 import manifest  # noqa: E402  (aot/manifest.py: the shipped tile constants)
 
 from tritium.kernels.matmul import (_matmul_kernel, _matmul_pack_kernel, _matmul_packed_kernel,  # noqa: E402
@@ -950,22 +951,6 @@ def _tf32_probe_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
     tl.store(y_ptr + offs, _round_to_tf32(x), mask=m)
 
 
-def tf32_round_bits(bits):
-    """Reference on uint32 bit patterns, written by comparisons rather than the kernel's
-    add-and-mask: round the 13 dropped bits to nearest, ties to even (bit 13); a carry
-    may ripple into the exponent (largest finite -> inf); inf and NaN are kept as is."""
-    b = bits.astype(np.uint64)
-    low = b & 0x1FFF
-    keep = b & 0xFFFFE000
-    odd = (b >> 13) & 1
-    up = (low > 0x1000) | ((low == 0x1000) & (odd == 1))
-    out = keep + np.where(up, np.uint64(0x2000), np.uint64(0))
-    special = (b & 0x7F800000) == 0x7F800000
-    out = np.where(special, b, out)
-    assert (out <= 0xFFFFFFFF).all()
-    return out.astype(np.uint32)
-
-
 def _tf32_run(bits):
     x = torch.from_numpy(bits.astype(np.uint32).view(np.float32).copy())
     y = torch.full_like(x, float("nan"))
@@ -979,24 +964,24 @@ def _tf32_special_patterns():
     pats = []
     for hi in (0x3F800000, 0x40490000, 0x00000000, 0x00800000, 0x7F000000, 0x3F802000):
         for low in (0x0000, 0x0001, 0x0FFF, 0x1000, 0x1001, 0x1FFF):
-            for bit13 in (0, 0x2000):  # even and odd last kept bit
+            for bit13 in (0, 0x2000):  # either last kept bit
                 pats.append(hi | bit13 | low)
     pats += [
-        0x3F801000,  # 1 + half a TF32 ulp, even: ties down to 1.0
-        0x3F803000,  # tie with odd bit 13: up to 0x3F804000
-        0x3FFFF000,  # tie, odd, mantissa all ones: carries into the exponent -> 2.0
+        0x3F801000,  # 1 + half a TF32 ulp: a tie, away from zero to 0x3F802000
+        0x3F803000,  # tie: up to 0x3F804000
+        0x3FFFF000,  # tie, mantissa all ones: carries into the exponent -> 2.0
         0x3FFFEFFF,  # just below that tie: down
         0x7F7FFFFF,  # largest finite: rounds up to inf
         0x7F7FEFFF,  # just below the tie at the top: stays finite
-        0x7F7FF000,  # exact tie at the top, odd: inf
-        0x7F7FD000,  # exact tie at the top, even: down
+        0x7F7FF000,  # exact tie at the top: inf
+        0x7F7FD000,  # a tie just below: up to 0x7F7FE000, finite
         0x7F800000,  # +inf
         0x7F800001,  # NaN whose payload lies only in the dropped bits: must stay NaN
         0x7FC00000,  # quiet NaN
         0x7FBFFFFF,  # signalling NaN, all payload bits
         0x00000001,  # smallest subnormal: to 0
-        0x00001000,  # subnormal tie, even: to 0
-        0x00003000,  # subnormal tie, odd: up
+        0x00001000,  # subnormal tie: up to 0x00002000
+        0x00000FFF,  # just below it: to 0
         0x007FFFFF,  # largest subnormal: up to the smallest normal
     ]
     pats += [p | 0x80000000 for p in list(pats)]  # negatives: same magnitude rounding
@@ -1011,7 +996,7 @@ def test_matmul_round_to_tf32_special_patterns():
     assert bad.size == 0, "; ".join(
         f"{bits[i]:#010x} -> got {got[i]:#010x}, want {want[i]:#010x}" for i in bad[:10])
     # a few spot values, written out by hand
-    spot = {0x3F801000: 0x3F800000, 0x3F803000: 0x3F804000, 0x3FFFF000: 0x40000000,
+    spot = {0x3F801000: 0x3F802000, 0x3F803000: 0x3F804000, 0x3FFFF000: 0x40000000,
             0x7F7FFFFF: 0x7F800000, 0xFF7FFFFF: 0xFF800000, 0xBF803000: 0xBF804000,
             0x3F801001: 0x3F802000, 0x3F800FFF: 0x3F800000, 0x00003000: 0x00004000}
     got_spot = _tf32_run(np.array(list(spot), dtype=np.uint64).astype(np.uint32))

@@ -70,7 +70,7 @@ static void run_matmul_variants(uint64_t *rng) {
             c.nc = v->config[1] + (aligned ? 16 : 5);
             c.k = 2 * v->config[2] + (aligned ? 16 : 7); /* three K blocks, the last partial */
             if (v->path == 3) {
-                /* X, the large side, read in place: B^T when M <= N (swap), else A; R = the
+                /* X, the large side, read in place: B^T when M < N (swap), else A; R = the
                  * large side, a multiple of 16 when aligned, else ragged; S < R, ragged */
                 int swap = (i + split / 2) % 2 == 0;
                 int64_t big = (v->config[0] > v->config[1] ? v->config[0] : v->config[1]) + (aligned ? 16 : 5);

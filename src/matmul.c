@@ -278,13 +278,14 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
         if (!seen) archs[na++] = tritium_matmul_tunings[i].arch;
     }
     for (int i = 0; i < na; ++i)
-        for (p.layout = 0; p.layout < 3; p.layout += 2)
+        for (p.layout = 0; p.layout < 3; p.layout += 2) {
+            p.c_layout = p.layout;
             for (p.x_layout = 0; p.x_layout < 3; ++p.x_layout) { /* a streamed config may lack some XL */
-                p.c_layout = p.layout;
                 p.x_aligned = p.x_layout != 0;
                 mm_plan pl;
                 if (choose(NULL, &p, archs[i], SIZE_MAX, &pl) && pl.bytes > *bytes) *bytes = pl.bytes;
             }
+        }
     return TRITIUM_SUCCESS;
 }
 

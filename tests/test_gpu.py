@@ -19,6 +19,8 @@ if not torch.cuda.is_available():
     pytest.skip("no CUDA GPU", allow_module_level=True)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aot"))
+import manifest  # noqa: E402  (aot/manifest.py: the shipped matmul configs)
 import tritium  # noqa: E402
 from tritium._lib import ffi, lib  # noqa: E402
 
@@ -406,18 +408,14 @@ _PATH_IDS = {"direct": 1, "packed": 2, "streamed": 3}  # tritium_matmul_force_co
 _PATH_NAMES = {i: name for name, i in _PATH_IDS.items()}
 
 
-def _manifest():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aot"))
-    import manifest
-    return manifest
+_MATMUL_VARIANTS = manifest.matmul_variants()
 
 
 def _shipped_matmul_configs():
     """(path: 1 direct / 2 packed / 3 streamed, dtype, precision, tile, archs) of every matmul
     config; archs () where some variant of it is built for every arch."""
-    manifest = _manifest()
     archs = {}
-    for v in manifest.matmul_variants():
+    for v in _MATMUL_VARIANTS:
         key = manifest.matmul_config(v)
         if key is not None:
             path, dtype, prec, tile = key
@@ -441,10 +439,9 @@ def _forced_config_native(path, prec, tile, a, b):
     swap = m < n or (m == n and sak != 1)
     sxr, sxk = (b.stride(1) if n > 1 else 1, b.stride(0) if k > 1 else 0) if swap else (a.stride(0) if m > 1 else 0, sak)
     xl = 1 if sxr == 1 else 2 if sxk == 1 else 0
-    manifest = _manifest()
     return any(v.kernel is manifest.MATMUL_STREAMED and v.dtype == "f32" and v.params[0] == prec
                and v.params[1] in (xl, 0) and manifest.matmul_config(v)[3] == tuple(tile) and v.for_arch(_test_arch())
-               for v in manifest.matmul_variants())
+               for v in _MATMUL_VARIANTS)
 
 
 _TORCH_DT = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}

@@ -494,6 +494,46 @@ def test_matmul_every_config(cfg):
         lib.tritium_matmul_force_config(0, ffi.NULL, 1)
 
 
+@pytest.mark.parametrize("dt", ["f32", "f16", "bf16"])
+def test_matmul_huge_c_strides(dt):
+    """C's rows, or its columns, 2^27 + 5 elements apart, with every shipped config forced:
+    offsets within a tile then overflow 32 bits, and the store takes its 64-bit addresses
+    (_store_block). Every output is checked, and nothing else in the 2^29-element buffer
+    may change."""
+    dtype = _TORCH_DT[dt]
+    far = (1 << 27) + 5
+    m, n, k = 3, 5, 37
+    buf = torch.full(((n - 1) * far + m + 2 * GUARD,), float("nan"), dtype=dtype, device=DEV)
+    views = {"rows far apart": buf[GUARD:].as_strided((m, n), (far, 1)),
+             "columns far apart": buf[GUARD:].as_strided((m, n), (1, far))}
+    a, b = randn(m, k, dtype=dtype), randn(k, n, dtype=dtype)
+    ref = a.double() @ b.double()
+    ran = 0
+    try:
+        for path, cdt, prec, tile, archs in _shipped_matmul_configs():
+            if cdt != dt or (archs and _test_arch() not in archs):
+                continue
+            tol = {torch.float32: 2e-6 if prec == 0 else 1e-3, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}[dtype]
+            cbuf = ffi.new("int32_t[6]", list(tile))
+            for split in (1, 2):
+                assert lib.tritium_matmul_force_config(path, cbuf, split) == 0, last_error()
+                for name, c in views.items():
+                    what = f"{_PATH_NAMES[path]} p{prec} {tile} split={split} {name}"
+                    s = matmul_raw(a, b, c, prec)
+                    if s == lib.TRITIUM_ERROR_NOT_SUPPORTED and not _forced_config_native(path, prec, tile, a, b):
+                        continue
+                    assert s == 0, f"{what}: {last_error()}"
+                    assert not torch.isnan(c).any(), f"{what}: unwritten outputs"
+                    assert int(torch.isnan(buf).sum()) == buf.numel() - m * n, f"{what}: wrote outside C"
+                    err = rel_err(c, ref)
+                    assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
+                    c.fill_(float("nan"))
+                    ran += 1
+    finally:
+        lib.tritium_matmul_force_config(0, ffi.NULL, 1)
+    assert ran > 0
+
+
 def _strided(x):
     """x's values in a view whose two strides are both > 1 (every other element of a
     wider buffer): the kernels' general-stride variants."""

@@ -139,36 +139,48 @@ def _opaque_zeros(M, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
 
 
 @triton.jit
-def _store_block(ptr, val, m0, n0, M, N, stride_m, stride_n, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+def _store_block(ptr, val, m0, n0, M, N, stride_m, stride_n, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                 TILE_OFFSETS: tl.constexpr):
     """val (BLOCK_M x BLOCK_N) into rows m0.. and columns n0.. of an M x N matrix at ptr,
-    masked to it. The address is the tile's origin (one 64-bit scalar) plus 32-bit offsets
-    within the tile wherever those cannot overflow: with a 64-bit address per element, an
-    epilogue that cannot vectorize (C's rows not 16-byte aligned, or N not a multiple of 16)
-    took 255 registers and spilled, which cost the packed bf16 product 27 % at the seed shape."""
+    masked to it. TILE_OFFSETS: the address is the tile's origin (one 64-bit scalar) plus
+    32-bit offsets within the tile wherever those cannot overflow. With a 64-bit address per
+    element, an epilogue that cannot vectorize (C's rows not 16-byte aligned, or N not a
+    multiple of 16) took the packed product's 128 x 256 tiles to 255 registers and spills,
+    which cost it 27 % (bf16) and 12 % (fp32) at the seed shape on an H200. The direct
+    kernel keeps the 64-bit addresses: with both branches, its 3xTF32 128 x 128 x 16 tile
+    would spill on sm_89."""
     lm = tl.arange(0, BLOCK_M)
     ln = tl.arange(0, BLOCK_N)
     mask = (lm[:, None] < M - m0) & (ln[None, :] < N - n0)
-    origin = ptr + m0.to(tl.int64) * stride_m + n0.to(tl.int64) * stride_n
-    if (stride_m < (1 << 30) // BLOCK_M) & (stride_n < (1 << 30) // BLOCK_N):
-        offs = lm[:, None] * tl.cast(stride_m, tl.int32) + ln[None, :] * tl.cast(stride_n, tl.int32)
-        tl.store(origin + offs, val, mask=mask)
+    if TILE_OFFSETS:
+        origin = ptr + m0.to(tl.int64) * stride_m + n0.to(tl.int64) * stride_n
+        if (stride_m < (1 << 30) // BLOCK_M) & (stride_n < (1 << 30) // BLOCK_N):
+            offs = lm[:, None] * tl.cast(stride_m, tl.int32) + ln[None, :] * tl.cast(stride_n, tl.int32)
+            tl.store(origin + offs, val, mask=mask)
+        else:
+            tl.store(origin + lm[:, None].to(tl.int64) * stride_m + ln[None, :].to(tl.int64) * stride_n, val,
+                     mask=mask)
     else:
-        tl.store(origin + lm[:, None].to(tl.int64) * stride_m + ln[None, :].to(tl.int64) * stride_n, val, mask=mask)
+        rm = m0 + lm
+        rn = n0 + ln
+        tl.store(ptr + rm[:, None].to(tl.int64) * stride_m + rn[None, :].to(tl.int64) * stride_n, val,
+                 mask=(rm[:, None] < M) & (rn[None, :] < N))
 
 
 @triton.jit
 def _store_tile(acc, c_ptr, partial_ptr, M, N, stride_cm, stride_cn, pid_m, pid_n, split,
-                C_N1: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+                C_N1: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, TILE_OFFSETS: tl.constexpr):
     """C's tile in C's dtype, or (split > 1) this K range's fp32 partial tile, at
     partial[program_id(1)] (M x N, contiguous)."""
     m0 = pid_m * BLOCK_M
     n0 = pid_n * BLOCK_N
     if split > 1:
         base = partial_ptr + tl.program_id(1).to(tl.int64) * M * N
-        _store_block(base, acc, m0, n0, M, N, N.to(tl.int64), 1, BLOCK_M, BLOCK_N)
+        _store_block(base, acc, m0, n0, M, N, N, 1, BLOCK_M, BLOCK_N, TILE_OFFSETS)
     else:
         scn = _unit_or(stride_cn, C_N1)
-        _store_block(c_ptr, acc.to(c_ptr.dtype.element_ty), m0, n0, M, N, stride_cm, scn, BLOCK_M, BLOCK_N)
+        _store_block(c_ptr, acc.to(c_ptr.dtype.element_ty), m0, n0, M, N, stride_cm, scn, BLOCK_M, BLOCK_N,
+                     TILE_OFFSETS)
 
 
 @triton.jit
@@ -220,7 +232,7 @@ def _matmul_kernel(
         a_ptrs += step_a
         b_ptrs += step_b
     _store_tile(acc, c_ptr, partial_ptr, M, N, stride_cm, stride_cn, pid_m, pid_n, split,
-                C_N1, BLOCK_M, BLOCK_N)
+                C_N1, BLOCK_M, BLOCK_N, False)
 
 
 @triton.jit
@@ -306,7 +318,7 @@ def _matmul_packed_kernel(
         a_ptrs += BLOCK_K
         b_ptrs += BLOCK_K
     _store_tile(acc, c_ptr, partial_ptr, M, N, stride_cm, stride_cn, pid_m, pid_n, split,
-                C_N1, BLOCK_M, BLOCK_N)
+                C_N1, BLOCK_M, BLOCK_N, True)
 
 
 @triton.jit
@@ -359,7 +371,7 @@ def _matmul_streamed_kernel(
         x_ptrs += BLOCK_K * sxk
         y_ptrs += BLOCK_K
     _store_tile(acc, c_ptr, partial_ptr, R, S, stride_cr, stride_cs, pid_r, pid_s, split,
-                False, BLOCK_M, BLOCK_N)
+                False, BLOCK_M, BLOCK_N, True)
 
 
 @triton.jit(do_not_specialize=["M", "N", "split"])

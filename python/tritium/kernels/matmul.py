@@ -151,8 +151,8 @@ def _store_block(ptr, val, m0, n0, M, N, stride_m, stride_n, BLOCK_M: tl.constex
     would spill on sm_89."""
     lm = tl.arange(0, BLOCK_M)
     ln = tl.arange(0, BLOCK_N)
-    mask = (lm[:, None] < M - m0) & (ln[None, :] < N - n0)
     if TILE_OFFSETS:
+        mask = (lm[:, None] < M - m0) & (ln[None, :] < N - n0)
         origin = ptr + m0.to(tl.int64) * stride_m + n0.to(tl.int64) * stride_n
         if (stride_m < (1 << 30) // BLOCK_M) & (stride_n < (1 << 30) // BLOCK_N):
             offs = lm[:, None] * tl.cast(stride_m, tl.int32) + ln[None, :] * tl.cast(stride_n, tl.int32)

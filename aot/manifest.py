@@ -317,6 +317,16 @@ MATMUL_PACKED_CONFIGS = {
 # where 4 would need 120). On sm_89 (mma.sync, both operands through registers) the
 # 3xTF32 tiles wider than 64x64 and the 128x32 tile need stack frames beyond the 255
 # registers of a thread: sm_89 gets 'high' 128x128, 64x128, 64x64 and 'highest' 64x64.
+# Not used, measured (H200, JIT, 2026-11-21, fp32 'high' 4096^3, product alone with B^T
+# rounded beforehand; cuBLAS TF32 351 us in the same run): this kernel's 128x256 tile 385
+# us; the same loop reading through tensor descriptors (TMA) 432-442 us at 3-4 stages;
+# triton 3.6's Hopper warp specialization (tl.range(warp_specialize=True), 12 warps) 780-797
+# us persistent at 128x128, 9.3-10.6 ms persistent at 128x256, and the non-persistent loop
+# at 128x256 failed at launch or hung; the TMA loop with no rounding at all (raw fp32 from
+# shared memory, Triton's truncation) 357 us. At M = N = 1024, K = 65536 (split 4) this
+# kernel took 373 us to cuBLAS's 369, TMA 420-427. So the pointer loop stays, and what
+# fp32 'high' lacks at 4096^3 is the B pack plus Triton's own TF32 loop, which stays short
+# of cuBLAS even with no rounding at all.
 MATMUL_STREAMED_CONFIGS = {
     1: ((128, 256, 32, 8, 8, 3, HOPPER), (128, 128, 32, 8, 8, 3, ()), (64, 128, 32, 8, 4, 4, ()),
         (64, 64, 32, 8, 4, 4, ()), (128, 32, 32, 8, 4, 4, HOPPER)),

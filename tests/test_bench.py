@@ -50,3 +50,23 @@ def test_from_json_prints_tables_and_plots(tmp_path):
     assert "| float32 | 4096x512 | fwd |" in p.stdout and "| bf16 | 4096x4096x4096 |" in p.stdout
     assert "triplet 256x128 float32 fwd: tritium 20.0 us, compile 38.0 us" in p.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_triplet_ceiling_is_the_best_read_from_memory():
+    """The read ceiling is torch's sum, or a faster rate seen on a row that reads more than the
+    L2 holds; rows that could be served from the L2 do not raise it, and against the final
+    ceiling no row reads faster than 100 %."""
+    from tritium.bench import triplet_ceiling, triplet_derive
+    l2 = 50 << 20
+    big = {"op": "triplet", "mode": "fwd", "bytes": 3 << 30, "tritium_us": 700.0, "eager_us": 3000.0,
+           "compile_us": 690.0}                      # compile: 4668 GB/s, above the sum's 4400
+    small = {"op": "triplet", "mode": "fwd+bwd", "bytes": 40 << 20, "tritium_us": 5.0, "eager_us": 50.0,
+             "compile_us": 6.0}                      # 8389 GB/s from L2: does not count
+    ceiling = triplet_ceiling([big, small], 4400.0, l2)
+    assert ceiling == pytest.approx((3 << 30) / 690.0 / 1e3)
+    assert triplet_ceiling([small], 4400.0, l2) == 4400.0
+    r = triplet_derive(dict(big), ceiling, 1.5)
+    assert r["pct_ceiling"] == pytest.approx(100 * 690 / 700) and r["floor_us"] == pytest.approx(690.0)
+    assert not r["ok_compile"] and r["ok_floor"] and r["vs_eager"] == pytest.approx(3000 / 700)
+    r = triplet_derive(dict(small), ceiling, 1.5)    # floor: the larger of bytes / ceiling and 2 launches
+    assert r["floor_us"] == pytest.approx(max((40 << 20) / ceiling / 1e3, 3.0)) and r["ok_compile"]

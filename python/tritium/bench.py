@@ -31,8 +31,9 @@ memory gives (on an H200 its sum read 4.37-4.47 TB/s where Triton's plain read l
 ceiling would only show the ceiling was low. Rows print against the sum as they run; the
 tables and JSON use the final ceiling. A triplet row's floor is max(bytes / read
 ceiling, launches * launch_us), with 1 launch for the forward and 2 for forward+backward
-(autograd runs the backward as its own call); "x floor" = tritium time / floor. matmul rows show the library's rates beside cuBLAS,
-with both results' relative errors against fp64.
+(autograd runs the backward as its own call); "x floor" = tritium time / floor. matmul
+rows show the library's rates beside cuBLAS, with both results' relative errors against
+fp64.
 
 matmul's ceiling per mode (dtype and precision) is measured too: the best rate of cuBLAS
 (torch.matmul) on an 8192^3 product of that mode, or any rate seen in the run if higher.
@@ -387,7 +388,7 @@ def fractions(rows):
     if trip:
         labels = [f"{r['dtype']} {r['shape']} {r['mode']}" for r in trip]
         out["triplet"] = (labels, {impl: [r["floor_us"] / r[impl + "_us"] for r in trip]
-                                   for impl in ("tritium", "eager", "compile")})
+                                   for impl in TRIPLET_IMPLS})
     mm = [r for r in rows if r["op"] == "matmul"]
     if mm:
         labels = [f"{r['mode']} {r['shape']}" for r in mm]

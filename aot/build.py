@@ -207,9 +207,9 @@ def generate(out, archs, variants, results):
           "const uint16_t tritium_kernel_count[TRITIUM_K_COUNT] = {" + ", ".join(map(str, counts)) + "};", ""]
     c += ["const tritium_matmul_tuning tritium_matmul_tunings[TRITIUM_MATMUL_TUNING_COUNT] = {"]
     for t in tuning:
-        c.append("  {%d, %d, %d, %d, %d, %d, %d, %d, %d, {%d, %d, %d}}," % (
+        c.append("  {%d, %d, %d, %d, %d, %d, %d, %d, %d, {%s}}," % (
             t["arch"], t["dtype"], t["precision"], t["path"], t["aligned"], t["m"], t["n"], t["k"], t["split"],
-            *t["variants"]))
+            ", ".join(map(str, t["variants"]))))
     if not tuning:
         c.append("  {0}")
     c += ["};", ""]
@@ -225,9 +225,11 @@ TUNING_DIR = Path(__file__).resolve().parent / "tuning"
 
 def tuning_entries(archs, variants, tuning_dir=TUNING_DIR):
     """The matmul tuning tables (aot/tuning/sm_<arch>.json) of the built archs, each entry
-    resolved to variant indices, one per layout class (manifest.MATMUL_LAYOUTS: general,
-    unit strides, unit strides and aligned; of A, B and C for the direct kernel, of C for
-    the packed one, of the streamed one's X, whose XL the runtime picks)."""
+    resolved to variant indices, one per layout class (manifest.MATMUL_LAYOUTS: general
+    strides, then A and B row- or column-major, unaligned and aligned, for the direct
+    kernel; classes 0-2 are those of C for the packed one, and of the streamed one's X,
+    whose XL the runtime picks; the packed and streamed entries repeat one variant in the
+    slots they do not use)."""
     out = []
     for path in sorted(Path(tuning_dir).glob("sm_*.json")):
         table = json.loads(path.read_text())
@@ -249,6 +251,11 @@ def tuning_entries(archs, variants, tuning_dir=TUNING_DIR):
                 # the call's X layout (src/matmul.c, streamed_variant); some configs have no
                 # variant for some layouts on some archs (manifest.MATMUL_STREAMED_LAYOUTS)
                 vs = [max(vs) if x < 0 else x for x in vs]
+            elif e["path"] == "packed":  # C's classes are 0-2; the rest are never read
+                vs = vs[:3] + [vs[2]] * (len(vs) - 3)
+            else:  # a direct layout not built for this arch: its unaligned variant, else general strides
+                vs = [x if x >= 0 else vs[li - 1] if manifest.MATMUL_LAYOUTS[li][2] and vs[li - 1] >= 0 else vs[0]
+                      for li, x in enumerate(vs)]
             if -1 in vs:
                 raise SystemExit(f"aot/build.py: {path.name} entry {i}: no {e['path']} matmul variant for {dtype} "
                                  f"config {cfg} on sm_{arch}: the table names a config the manifest does not build")

@@ -51,6 +51,9 @@ class Kernel:
     params: tuple             # constexpr params, in the order the C table stores them
     aligned_args: tuple = ()  # args promised divisible by 16 in aligned variants
     always_aligned: tuple = ()  # args promised divisible by 16 in every variant
+    # ((param, value, args), ...): more args promised divisible by 16 in aligned variants
+    # whose constexpr param has that value (which strides a layout leaves as arguments)
+    aligned_by_param: tuple = ()
     pdl: bool = True          # programmatic dependent launch where the arch has it (see pdl())
 
 
@@ -96,6 +99,9 @@ class Variant:
     def attrs(self):
         names = [n for n, _ in self.kernel.args]
         args = self.kernel.always_aligned + (self.kernel.aligned_args if self.aligned else ())
+        if self.aligned:
+            values = dict(zip(self.kernel.params, self.params))
+            args += tuple(a for p, value, more in self.kernel.aligned_by_param if values[p] == value for a in more)
         return {(names.index(a),): [["tt.divisibility", 16]] for a in args}
 
 
@@ -147,10 +153,12 @@ MATMUL = Kernel(
           ("stride_bn", "i64"), ("stride_cm", "i64"), ("stride_cn", "i64")),
     params=("PRECISION", "A_K1", "B_N1", "C_N1", "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"),
     # N too: B's columns wrap with % N, and keep their contiguity (vector loads) only when
-    # the compiler knows N is a multiple of 16. M is not promised: A is read along K, and
-    # skinny M (1, a few rows) must stay on the aligned variants
-    aligned_args=("a_ptr", "b_ptr", "c_ptr", "partial_ptr", "N", "K", "k_chunk", "stride_am", "stride_bk",
-                  "stride_cm"),
+    # the compiler knows N is a multiple of 16. M only where A is read along M (A_K1 = 2):
+    # a row-major A is read along K, and skinny M (1, a few rows) must stay on the aligned
+    # variants. Of each operand's strides, the one its layout leaves as an argument.
+    aligned_args=("a_ptr", "b_ptr", "c_ptr", "partial_ptr", "N", "K", "k_chunk", "stride_cm"),
+    aligned_by_param=(("A_K1", 1, ("stride_am",)), ("A_K1", 2, ("stride_ak", "M")),
+                      ("B_N1", 1, ("stride_bk",)), ("B_N1", 2, ("stride_bn",))),
     pdl=False,  # see pdl()
 )
 
@@ -296,6 +304,11 @@ MATMUL_DIRECT_CONFIGS = {
                 (64, 128, 64, 8, 8, 4, ()), (128, 64, 64, 8, 8, 4, ()), (64, 64, 128, 8, 8, 3, ()),
                 (64, 128, 64, 8, 8, 6, HOPPER)),  # skinny M streams B: deeper pipelining
 }
+# direct variants (family, precision, tile, (A_K1, B_N1, aligned)) built for Hopper only: on
+# sm_89 their code needs a stack frame (8 bytes for the 'highest' 128 x 128 x 16 FMA tile
+# with both operands column-major), which the 4090 resource check rejects; calls of that
+# layout there take the unaligned variant of the same tile (aot/build.py)
+MATMUL_DIRECT_HOPPER_ONLY = {("f32", 0, (128, 128, 16), (2, 2, True))}
 MATMUL_PACKED_CONFIGS = {
     # (TF32, PROMOTE) per family
     ("f32", 1): ((128, 256, 32, 8, 8, 3, HOPPER), (128, 128, 32, 8, 8, 3, ())),
@@ -351,8 +364,13 @@ MATMUL_STREAMED_LAYOUTS = ((0, False), (1, False), (1, True), (2, False), (2, Tr
 # the compiler transposes in shared memory
 MATMUL_PACK_TILES = {0: (16, 256), 1: (64, 64), 2: (16, 256)}
 MATMUL_REDUCE_TILE = (32, 128)
-MATMUL_LAYOUTS = ((0, False), (1, False), (1, True))  # (unit strides, aligned) = layout class 0, 1, 2
-CONSTANTS.update({"MATMUL_KP_ALIGN": KP_ALIGN})
+# Layout classes (src/matmul.c's mm_problem.layout), (A_K1, B_N1, aligned) of the direct
+# kernel: general strides, then each of A row- or column-major times B row- or
+# column-major (C row-major), unaligned and aligned. Classes 0-2 also name the packed
+# kernel's C (C_N1 = 0 / 1, aligned) and the streamed kernel's X (XL 0 / not 0, aligned).
+MATMUL_ORIENTATIONS = ((1, 1), (1, 2), (2, 1), (2, 2))
+MATMUL_LAYOUTS = ((0, 0, False),) + tuple((a, b, al) for a, b in MATMUL_ORIENTATIONS for al in (False, True))
+CONSTANTS.update({"MATMUL_KP_ALIGN": KP_ALIGN, "MATMUL_LAYOUT_COUNT": len(MATMUL_LAYOUTS)})
 
 
 def _family(dtype):
@@ -378,10 +396,11 @@ def matmul_layout(v):
     """The layout class (MATMUL_LAYOUTS index) a matmul, matmul_packed or matmul_streamed
     variant serves (of A, B and C; of C; of X, whose unit stride, XL 1 or 2, the runtime
     picks by the call's strides)."""
-    if v.kernel is MATMUL_STREAMED:
-        return MATMUL_LAYOUTS.index((int(v.params[1] != 0), v.aligned))
-    unit = dict(zip(v.kernel.params, v.params))["A_K1" if v.kernel is MATMUL else "C_N1"]
-    return MATMUL_LAYOUTS.index((unit, v.aligned))
+    values = dict(zip(v.kernel.params, v.params))
+    if v.kernel is MATMUL:
+        return MATMUL_LAYOUTS.index((values["A_K1"], values["B_N1"], v.aligned))
+    unit = int(values["XL"] != 0) if v.kernel is MATMUL_STREAMED else values["C_N1"]
+    return MATMUL_LAYOUTS.index((unit, unit, v.aligned))
 
 
 def matmul_variants():
@@ -389,12 +408,13 @@ def matmul_variants():
     for dtype in DTYPES:
         fam = _family(dtype)
         for precision in ((0, 1) if dtype == "f32" else (0,)):
-            # layout classes: general strides; unit strides (A, B and C row-major); unit and aligned
-            for unit, aligned in MATMUL_LAYOUTS:
+            for a_k1, b_n1, aligned in MATMUL_LAYOUTS:
                 for bm, bn, bk, gm, warps, stages, archs in MATMUL_DIRECT_CONFIGS[(fam, precision)]:
-                    out.append(Variant(MATMUL, dtype, aligned, (precision, unit, unit, unit, bm, bn, bk, gm), warps,
-                                       stages, archs))
-            for unit, aligned in MATMUL_LAYOUTS:  # C's layout class
+                    if (fam, precision, (bm, bn, bk), (a_k1, b_n1, aligned)) in MATMUL_DIRECT_HOPPER_ONLY:
+                        archs = HOPPER
+                    out.append(Variant(MATMUL, dtype, aligned, (precision, a_k1, b_n1, int(a_k1 != 0), bm, bn, bk, gm),
+                                       warps, stages, archs))
+            for unit, _, aligned in MATMUL_LAYOUTS[:3]:  # C's layout class
                 for bm, bn, bk, gm, warps, stages, archs in MATMUL_PACKED_CONFIGS[(fam, precision)]:
                     tf32, promote = (1, int(precision == 0)) if dtype == "f32" else (0, 0)
                     out.append(Variant(MATMUL_PACKED, dtype, aligned, (tf32, promote, unit, bm, bn, bk, gm), warps,

@@ -18,8 +18,8 @@ typedef struct mm_problem {
     int prec;                      /* 0 highest, 1 high; 0 for fp16/bf16 */
     int64_t m, n, k;
     int64_t sam, sak, sbk, sbn, scm, scn;
-    int layout;                    /* 0 general strides, 1 unit strides, 2 unit + 16-byte aligned */
-    int c_layout;                  /* C alone (the packed kernel's): the same classes */
+    int layout;                    /* the direct kernel's class (layout_a, layout_b, layout_aligned) */
+    int c_layout;                  /* C alone (the packed kernel's): 0 general strides, 1 unit, 2 unit + aligned */
     int x_layout, x_aligned;       /* the streamed kernel's X: its XL, and whether aligned variants fit */
 } mm_problem;
 
@@ -47,6 +47,14 @@ static mm_streamed streamed_geometry(const mm_problem *p) {
     }
     return g;
 }
+
+/* The direct kernel's layout classes (aot/manifest.py, MATMUL_LAYOUTS): 0 general strides;
+ * else 1 + 2 * (2 * (A_K1 - 1) + (B_N1 - 1)) + aligned, where A_K1 is 1 for a row-major A (K
+ * stride 1) and 2 for a column-major one (M stride 1), B_N1 1 for a row-major B and 2 for a
+ * column-major one (K stride 1), C row-major. */
+static int layout_a(int layout) { return layout ? 1 + (layout - 1) / 4 : 0; }
+static int layout_b(int layout) { return layout ? 1 + (layout - 1) / 2 % 2 : 0; }
+static int layout_aligned(int layout) { return layout > 0 && layout % 2 == 0; }
 
 /* what a call runs */
 typedef struct mm_plan {
@@ -113,16 +121,16 @@ static int plan_sizes(const mm_problem *p, int v, int path, int split, mm_plan *
     return 1;
 }
 
-/* The variant of `kernel` for this dtype whose params are lead[] then cfg's tile
- * (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M) and whose warps/stages are cfg[4], cfg[5]; for the
- * direct kernel also of the layout's alignment. -1 if the build has none. */
-static int find_variant(int kernel, const mm_problem *p, int layout, const int32_t *lead, int nlead,
+/* The variant of `kernel` for this dtype and alignment whose params are lead[] then cfg's
+ * tile (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M) and whose warps/stages are cfg[4], cfg[5]. -1 if
+ * the build has none. */
+static int find_variant(int kernel, const mm_problem *p, int aligned, const int32_t *lead, int nlead,
                         const int32_t cfg[6]) {
     int first = tritium_kernel_first[kernel], end = first + tritium_kernel_count[kernel];
     for (int i = first; i < end; ++i) {
         const tritium_variant *v = &tritium_variants[i];
         if (v->dtype != p->dtype) continue;
-        if (v->aligned != (layout == 2)) continue;
+        if (v->aligned != aligned) continue;
         int ok = 1;
         for (int j = 0; j < nlead && ok; ++j) ok = v->params[j] == lead[j];
         for (int j = 0; j < 4 && ok; ++j) ok = v->params[nlead + j] == cfg[j];
@@ -178,11 +186,33 @@ static void variant_config(int v, int first_tile_param, int32_t cfg[6]) {
  * shipped, else the general one. -1 if none. */
 static int streamed_variant(const mm_problem *p, const int32_t cfg[6]) {
     int32_t lead[2] = {p->prec, p->x_layout};
-    int v = find_variant(TRITIUM_K_MATMUL_STREAMED, p, p->x_aligned ? 2 : 0, lead, 2, cfg);
+    int v = find_variant(TRITIUM_K_MATMUL_STREAMED, p, p->x_aligned, lead, 2, cfg);
     if (v < 0 && p->x_aligned) v = find_variant(TRITIUM_K_MATMUL_STREAMED, p, 0, lead, 2, cfg);
     lead[1] = 0;
     if (v < 0) v = find_variant(TRITIUM_K_MATMUL_STREAMED, p, 0, lead, 2, cfg);
     return v;
+}
+
+/* Where the table's streamed config has no variant for the call's X layout on this device
+ * (sm_90 ships its 8-warp tiles only for X with K contiguous): the largest tile of the
+ * call's precision that reads this X (its XL, aligned where the call allows, else XL 0).
+ * -1 if none is usable. */
+static int streamed_fallback(const tritium_call *call, const mm_problem *p, int split) {
+    int first = tritium_kernel_first[TRITIUM_K_MATMUL_STREAMED], end = first + tritium_kernel_count[TRITIUM_K_MATMUL_STREAMED];
+    int best = -1;
+    int64_t best_area = 0;
+    for (int i = first; i < end; ++i) {
+        const tritium_variant *v = &tritium_variants[i];
+        int xl = v->params[TRITIUM_P_MATMUL_STREAMED_XL];
+        if (v->dtype != p->dtype || v->params[TRITIUM_P_MATMUL_STREAMED_PRECISION] != p->prec ||
+            (xl != 0 && xl != p->x_layout) || (v->aligned && (!p->x_aligned || xl == 0)))
+            continue;
+        /* the call's own XL before XL 0, then the larger tile, then aligned */
+        int64_t area = (xl ? (int64_t)1 << 40 : 0) + v->aligned +
+                       2 * (int64_t)v->params[TRITIUM_P_MATMUL_STREAMED_BLOCK_M] * v->params[TRITIUM_P_MATMUL_STREAMED_BLOCK_N];
+        if (area > best_area && usable(call, p, i, PATH_STREAMED, split)) best = i, best_area = area;
+    }
+    return best;
 }
 
 /* The tuning table of an arch: its own where one was measured or derived, else the newest
@@ -202,12 +232,15 @@ static int table_arch(int arch) {
  * config. call == NULL: any device, unlimited workspace. Returns 0 if nothing fits. */
 static int choose(const tritium_call *call, const mm_problem *p, int arch, size_t ws_bytes, mm_plan *out) {
     if (forced.path) {
-        int path = forced.path - 1, unit = p->layout > 0, c_unit = p->c_layout > 0;
-        int32_t lead[4] = {p->prec, unit, unit, unit};
+        int path = forced.path - 1, c_unit = p->c_layout > 0;
+        int32_t lead[4] = {p->prec, layout_a(p->layout), layout_b(p->layout), p->layout > 0};
         int32_t plead[3] = {p->dtype == TRITIUM_FLOAT32, p->dtype == TRITIUM_FLOAT32 && p->prec == 0, c_unit};
-        int v = path == PATH_PACKED     ? find_variant(TRITIUM_K_MATMUL_PACKED, p, p->c_layout, plead, 3, forced.cfg)
-                : path == PATH_STREAMED ? streamed_variant(p, forced.cfg)
-                                        : find_variant(TRITIUM_K_MATMUL, p, p->layout, lead, 4, forced.cfg);
+        int v = path == PATH_PACKED ? find_variant(TRITIUM_K_MATMUL_PACKED, p, p->c_layout == 2, plead, 3, forced.cfg)
+                : path == PATH_STREAMED
+                    ? streamed_variant(p, forced.cfg)
+                    : find_variant(TRITIUM_K_MATMUL, p, layout_aligned(p->layout), lead, 4, forced.cfg);
+        if (path == PATH_DIRECT && layout_aligned(p->layout) && (v < 0 || !usable(call, p, v, path, forced.split)))
+            v = find_variant(TRITIUM_K_MATMUL, p, 0, lead, 4, forced.cfg); /* see MATMUL_DIRECT_HOPPER_ONLY */
         if (path != PATH_DIRECT && p->k == 0) return 0;
         return v >= 0 && usable(call, p, v, path, forced.split) && plan_sizes(p, v, path, forced.split, out);
     }
@@ -223,6 +256,7 @@ static int choose(const tritium_call *call, const mm_problem *p, int arch, size_
             int32_t cfg[6];
             variant_config(t->variant[0], TRITIUM_P_MATMUL_STREAMED_BLOCK_M, cfg);
             v = streamed_variant(p, cfg);
+            if (v < 0 || !usable(call, p, v, t->path, t->split)) v = streamed_fallback(call, p, t->split);
         } else {
             v = t->variant[t->path == PATH_PACKED ? p->c_layout : p->layout];
         }
@@ -230,16 +264,21 @@ static int choose(const tritium_call *call, const mm_problem *p, int arch, size_
         mm_plan pl;
         if (!plan_sizes(p, v, t->path, t->split, &pl) || pl.bytes > ws_bytes) continue;
         double d = fabs(log((double)p->m / t->m)) + fabs(log((double)p->n / t->n)) +
-                   fabs(log((double)(p->k > 0 ? p->k : 1) / t->k)) + 0.25 * (t->aligned != (p->layout == 2));
+                   fabs(log((double)(p->k > 0 ? p->k : 1) / t->k)) + 0.25 * (t->aligned != layout_aligned(p->layout));
         if (d < best_d) { best_d = d; *out = pl; found = 1; }
     }
     if (found) return 1;
-    for (int layout = p->layout; layout >= 0; --layout) { /* no table entry fits: a direct config */
+    /* no table entry fits: a direct config of the call's layout class, its unaligned twin, or
+     * general strides */
+    int layouts[3] = {p->layout, layout_aligned(p->layout) ? p->layout - 1 : 0, 0};
+    for (int li = 0; li < 3; ++li) {
+        int layout = layouts[li];
         int first = tritium_kernel_first[TRITIUM_K_MATMUL], end = first + tritium_kernel_count[TRITIUM_K_MATMUL];
         for (int i = first; i < end; ++i) {
             const tritium_variant *v = &tritium_variants[i];
-            if (v->dtype != p->dtype || v->params[TRITIUM_P_MATMUL_PRECISION] != p->prec || v->aligned != (layout == 2) ||
-                v->params[TRITIUM_P_MATMUL_A_K1] != (layout > 0) || !usable(call, p, i, 0, 1))
+            if (v->dtype != p->dtype || v->params[TRITIUM_P_MATMUL_PRECISION] != p->prec ||
+                v->aligned != layout_aligned(layout) || v->params[TRITIUM_P_MATMUL_A_K1] != layout_a(layout) ||
+                v->params[TRITIUM_P_MATMUL_B_N1] != layout_b(layout) || !usable(call, p, i, 0, 1))
                 continue;
             if (plan_sizes(p, i, PATH_DIRECT, 1, out)) return 1;
         }
@@ -278,8 +317,8 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
         if (!seen) archs[na++] = tritium_matmul_tunings[i].arch;
     }
     for (int i = 0; i < na; ++i)
-        for (p.layout = 0; p.layout < 3; p.layout += 2) {
-            p.c_layout = p.layout;
+        for (p.layout = 0; p.layout < TRITIUM_MATMUL_LAYOUT_COUNT; ++p.layout) {
+            p.c_layout = p.layout ? 1 + layout_aligned(p.layout) : 0;
             for (p.x_layout = 0; p.x_layout < 3; ++p.x_layout) { /* a streamed config may lack some XL */
                 p.x_aligned = p.x_layout != 0;
                 mm_plan pl;
@@ -367,9 +406,12 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
     /* aligned: what the aligned variants promise the compiler (16-divisible) holds */
     int c_aligned = (uintptr_t)c % 16 == 0 && p.scm % 16 == 0 && n % 16 == 0;
     p.c_layout = p.scn != 1 ? 0 : c_aligned ? 2 : 1;
-    int unit = p.sak == 1 && p.sbn == 1 && p.scn == 1;
-    p.layout = !unit ? 0 : c_aligned && ((uintptr_t)a | (uintptr_t)b) % 16 == 0 && k % 16 == 0 &&
-                                   p.sam % 16 == 0 && p.sbk % 16 == 0 ? 2 : 1;
+    /* each operand row- or column-major (an extent-1 dim takes any stride), C row-major */
+    int a_o = p.sak == 1 ? 1 : p.sam == 1 || m == 1 ? 2 : 0, b_o = p.sbn == 1 ? 1 : p.sbk == 1 || k == 1 ? 2 : 0;
+    int aligned = c_aligned && ((uintptr_t)a | (uintptr_t)b) % 16 == 0 && k % 16 == 0 &&
+                  (a_o == 1 ? p.sam : p.sak) % 16 == 0 && (a_o == 1 || m % 16 == 0) &&
+                  (b_o == 1 ? p.sbk : p.sbn) % 16 == 0;
+    p.layout = a_o && b_o && p.scn == 1 ? 1 + 2 * (2 * (a_o - 1) + (b_o - 1)) + aligned : 0;
     mm_streamed g = streamed_geometry(&p);
     const void *x = g.swap ? b : a;
     p.x_layout = g.sxr == 1 ? 1 : g.sxk == 1 ? 2 : 0;

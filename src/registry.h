@@ -39,8 +39,10 @@ typedef struct tritium_matmul_tuning {
     uint8_t aligned;     /* measured on unit-stride, 16-byte aligned operands */
     int32_t m, n, k;     /* the measured shape */
     int32_t split;       /* K ranges (1: none) */
-    int16_t variant[3];  /* per layout class (general, unit strides, unit + aligned): of A, B
-                            and C for the direct kernel, of C for the packed one, of the
+    int16_t variant[TRITIUM_MATMUL_LAYOUT_COUNT]; /* per layout class (aot/manifest.py,
+                            MATMUL_LAYOUTS): general strides, then A and B row- or column-major,
+                            unaligned and aligned, for the direct kernel; classes 0-2 (general,
+                            unit strides, unit + aligned) of C for the packed one and of the
                             streamed kernel's X (any of its XL: the runtime picks by strides) */
 } tritium_matmul_tuning;
 

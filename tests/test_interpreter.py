@@ -533,8 +533,10 @@ def matmul_launch(a, b, c, *, precision=0, a_k1=None, b_n1=None, group_m=2,
         a_k1 = int(a.stride(1) == 1)
     if b_n1 is None:
         b_n1 = int(b.stride(1) == 1)
-    assert not a_k1 or K <= 1 or a.stride(1) == 1
-    assert not b_n1 or N <= 1 or b.stride(1) == 1
+    assert a_k1 != 1 or K <= 1 or a.stride(1) == 1
+    assert a_k1 != 2 or M <= 1 or a.stride(0) == 1
+    assert b_n1 != 1 or N <= 1 or b.stride(1) == 1
+    assert b_n1 != 2 or K <= 1 or b.stride(0) == 1
     bm, bn, bk = block
     chunk = max(1, triton.cdiv(triton.cdiv(K, bk), split)) * bk
     split = max(1, triton.cdiv(K, chunk))
@@ -674,11 +676,14 @@ LAYOUTS = [
     ("rowmajor", "row", "row", 1, 1, "row"),
     ("rowmajor_general", "row", "row", 0, 0, "row"),        # general path on unit strides
     ("rowpad", "rowpad", "rowpad", 1, 1, "row"),
-    ("transposed", "col", "col", 0, 0, "row"),
-    ("a_col_b_row", "col", "row", 0, 1, "row"),
-    ("a_row_b_col", "row", "col", 1, 0, "row"),
+    ("transposed", "col", "col", 2, 2, "row"),                # both column-major
+    ("transposed_general", "col", "col", 0, 0, "row"),
+    ("a_col_b_row", "col", "row", 2, 1, "row"),               # A^T @ B (a weight gradient)
+    ("a_col_b_row_general", "col", "row", 0, 1, "row"),
+    ("a_row_b_col", "row", "col", 1, 2, "row"),               # x @ w.T (a linear layer)
+    ("a_row_b_col_general", "row", "col", 1, 0, "row"),
     ("slices", "slice", "slice", 0, 0, "slice"),
-    ("c_transposed", "row", "col", 1, 0, "col"),
+    ("c_transposed", "row", "col", 1, 2, "col"),
 ]
 SHAPES = [(37, 21, 19), (1, 1, 1), (16, 16, 16), (5, 33, 40), (33, 1, 7)]
 

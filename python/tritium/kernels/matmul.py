@@ -29,8 +29,10 @@ Three paths, chosen per call by the runtime (src/matmul.c) from the tuning table
 Precision codes (PRECISION, constexpr): 0 'highest', 1 'high'. fp16 and bf16 always use
 their native tensor-core product.
 
-Layout specializations (constexpr) let the compiler see unit strides: A_K1 means
-stride_ak == 1 (A row-major), B_N1 means stride_bn == 1 (B row-major), SRC (pack) that the
+Layout specializations (constexpr) let the compiler see unit strides: A_K1 is 1 where
+stride_ak == 1 (A row-major) and 2 where stride_am == 1 (A column-major: a transposed
+view), B_N1 is 1 where stride_bn == 1 (B row-major) and 2 where stride_bk == 1 (B
+column-major, as `x @ w.T` gives), 0 for general strides; SRC (pack) that the
 source's rows or its columns have stride 1, C_N1 stride_cn == 1 (C row-major), XL
 (streamed) which stride of the operand read in place is 1.
 
@@ -201,15 +203,17 @@ def _matmul_kernel(
     _dependent_launch(PDL)
     pid_m, pid_n, offs_m, offs_n = _tile_offsets(M, N, BLOCK_M, BLOCK_N, GROUP_M)
     k_lo = tl.program_id(1) * k_chunk
-    sak = _unit_or(stride_ak, A_K1)
-    sbn = _unit_or(stride_bn, B_N1)
+    sam = _unit_or(stride_am, A_K1 == 2)
+    sak = _unit_or(stride_ak, A_K1 == 1)
+    sbk = _unit_or(stride_bk, B_N1 == 2)
+    sbn = _unit_or(stride_bn, B_N1 == 1)
     offs_k = tl.arange(0, BLOCK_K)
-    a_ptrs = (a_ptr + offs_m[:, None].to(tl.int64) * stride_am
+    a_ptrs = (a_ptr + offs_m[:, None].to(tl.int64) * sam
               + (k_lo + offs_k[None, :]).to(tl.int64) * sak)
-    b_ptrs = (b_ptr + (k_lo + offs_k[:, None]).to(tl.int64) * stride_bk
+    b_ptrs = (b_ptr + (k_lo + offs_k[:, None]).to(tl.int64) * sbk
               + offs_n[None, :].to(tl.int64) * sbn)
     step_a = BLOCK_K * sak
-    step_b = BLOCK_K * stride_bk
+    step_b = BLOCK_K * sbk
 
     # the K mask is taken against K itself (not this split's end, which the loop count
     # already respects): K's divisibility then tells the compiler the mask is uniform

@@ -11,7 +11,7 @@
  *
  * Matmul: each matmul / matmul_packed / matmul_streamed variant forced
  * (tritium_matmul_force_config) with K unsplit and cut in three, on operands of its layout
- * class; the packed ones with A and B row-major, column-major and strided in turn, which
+ * class (the direct ones: A and B each row-major, column-major or strided); the packed ones with A and B row-major, column-major and strided in turn, which
  * reaches every pack variant; the streamed ones in both orientations (skinny M and skinny
  * N), the operand read in place in the variant's layout, the packed one rotating through
  * the pack variants; the splits reach the reduce kernel. Also a few table-chosen calls (k = 0, m = 1, ...).
@@ -66,7 +66,7 @@ static void run_matmul_variants(uint64_t *rng) {
             c.dtype = v->dtype;
             c.precision = v->precision;
             int aligned = v->layout == 2;
-            c.m = v->config[0] + 3;
+            c.m = v->config[0] + (aligned && v->a_k1 == 2 ? 16 : 3); /* a column-major A is read along M */
             c.nc = v->config[1] + (aligned ? 16 : 5);
             c.k = 2 * v->config[2] + (aligned ? 16 : 7); /* three K blocks, the last partial */
             if (v->path == 3) {
@@ -83,10 +83,12 @@ static void run_matmul_variants(uint64_t *rng) {
                 c.lb = swap ? x_layout : y_layout;
                 c.lc = split == 1 ? LAYOUT_ROW : LAYOUT_COL;
             } else if (v->path == 1) {
-                /* the layout class is of A, B and C together */
-                c.la = v->layout == 0 ? (split == 1 ? LAYOUT_COL : LAYOUT_STRIDED) : LAYOUT_ROW;
-                c.lb = LAYOUT_ROW;
-                c.lc = v->layout == 1 && split == 3 ? LAYOUT_PADDED : LAYOUT_ROW;
+                /* the layout class is of A, B and C together: each operand row- or
+                 * column-major as the variant's A_K1 / B_N1 say, or strided (general) */
+                static const int orient[3] = {LAYOUT_STRIDED, LAYOUT_ROW, LAYOUT_COL};
+                c.la = orient[v->a_k1];
+                c.lb = orient[v->b_n1];
+                c.lc = v->layout == 1 && split == 3 ? LAYOUT_PADDED : v->layout == 0 && split == 1 ? LAYOUT_COL : LAYOUT_ROW;
             } else {
                 /* the packed kernel's class is C's; A and B only choose the pack variants */
                 c.la = ab[(i + split / 2) % 3];

@@ -90,7 +90,9 @@ int hooks_matmul_variants(hooks_matmul *out, int max) {
         m->path = packed ? 2 : streamed ? 3 : 1;
         m->dtype = (tritium_dtype)v->dtype;
         m->xl = streamed ? v->params[TRITIUM_P_MATMUL_STREAMED_XL] : 0;
-        m->layout = v->aligned ? 2 : streamed ? m->xl != 0 : v->params[packed ? TRITIUM_P_MATMUL_PACKED_C_N1 : TRITIUM_P_MATMUL_A_K1];
+        m->a_k1 = packed || streamed ? 0 : v->params[TRITIUM_P_MATMUL_A_K1];
+        m->b_n1 = packed || streamed ? 0 : v->params[TRITIUM_P_MATMUL_B_N1];
+        m->layout = v->aligned ? 2 : streamed ? m->xl != 0 : v->params[packed ? TRITIUM_P_MATMUL_PACKED_C_N1 : TRITIUM_P_MATMUL_A_K1] != 0;
         /* packed fp32 'highest' is the promoted 3xTF32 kernel; fp16/bf16 ignore precision */
         m->precision = packed     ? (v->params[TRITIUM_P_MATMUL_PACKED_PROMOTE] ? TRITIUM_PRECISION_HIGHEST
                                      : v->dtype == TRITIUM_FLOAT32 ? TRITIUM_PRECISION_HIGH : TRITIUM_PRECISION_HIGHEST)

@@ -33,6 +33,7 @@ typedef struct hooks_matmul {
     int layout;               /* 0 general strides, 1 unit strides, 2 unit + 16-byte aligned (C's, if
                                  packed; X's, if streamed) */
     int xl;                   /* streamed: X's unit stride (XL: 0 none, 1 along its rows, 2 along K) */
+    int a_k1, b_n1;           /* direct: A_K1 / B_N1 (0 general, 1 row-major, 2 column-major) */
     tritium_dtype dtype;
     tritium_precision precision;
     int32_t config[6];        /* block_m, block_n, block_k, group_m, num_warps, num_stages */

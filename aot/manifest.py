@@ -339,7 +339,11 @@ MATMUL_PACKED_CONFIGS = {
 # shared memory, Triton's truncation) 357 us. At M = N = 1024, K = 65536 (split 4) this
 # kernel took 373 us to cuBLAS's 369, TMA 420-427. So the pointer loop stays, and what
 # fp32 'high' lacks at 4096^3 is the B pack plus Triton's own TF32 loop, which stays short
-# of cuBLAS even with no rounding at all.
+# of cuBLAS even with no rounding at all. A Gluon kernel that rounds in its own pipeline
+# (H200, JIT, 2026-11-21: raw A and B by cp.async, each K step B read back from shared
+# memory, rounded and stored K-major for wgmma, A rounded into wgmma's register operand;
+# no pack at all) reached 207-233 TF/s: 4096^3 in 663 us at best (cuBLAS 345), 8192^3 in
+# 4721 (cuBLAS 2647), M = N = 1024, K = 65536 in 593 (cuBLAS 374); not pursued either.
 MATMUL_STREAMED_CONFIGS = {
     1: ((128, 256, 32, 8, 8, 3, HOPPER), (128, 128, 32, 8, 8, 3, ()), (64, 128, 32, 8, 4, 4, ()),
         (64, 64, 32, 8, 4, 4, ()), (128, 32, 32, 8, 4, 4, HOPPER)),

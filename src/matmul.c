@@ -317,8 +317,11 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
         if (!seen) archs[na++] = tritium_matmul_tunings[i].arch;
     }
     for (int i = 0; i < na; ++i)
-        for (p.layout = 0; p.layout < TRITIUM_MATMUL_LAYOUT_COUNT; ++p.layout) {
-            p.c_layout = p.layout ? 1 + layout_aligned(p.layout) : 0;
+        /* classes 0 and 2 stand for all: without a device the choice sees the direct class
+         * only through its alignment (each class has a variant of every direct config, and
+         * their plans' sizes are the same), and C's class only through its variant */
+        for (p.layout = 0; p.layout < 3; p.layout += 2) {
+            p.c_layout = p.layout;
             for (p.x_layout = 0; p.x_layout < 3; ++p.x_layout) { /* a streamed config may lack some XL */
                 p.x_aligned = p.x_layout != 0;
                 mm_plan pl;

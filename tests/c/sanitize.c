@@ -11,8 +11,9 @@
  *
  * Matmul: each matmul / matmul_packed / matmul_streamed variant forced
  * (tritium_matmul_force_config) with K unsplit and cut in three, on operands of its layout
- * class (the direct ones: A and B each row-major, column-major or strided); the packed ones with A and B row-major, column-major and strided in turn, which
- * reaches every pack variant; the streamed ones in both orientations (skinny M and skinny
+ * class (the direct ones: A and B each row-major, column-major or strided); the packed
+ * ones with A and B row-major, column-major and strided in turn, which reaches every pack
+ * variant; the streamed ones in both orientations (skinny M and skinny
  * N), the operand read in place in the variant's layout, the packed one rotating through
  * the pack variants; the splits reach the reduce kernel. Also a few table-chosen calls (k = 0, m = 1, ...).
  * Triplet: every dtype and norm (p = 2, 1, inf, 1.5), rows aligned and not, with D picking

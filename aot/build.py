@@ -207,8 +207,9 @@ def generate(out, archs, variants, results):
           "const uint16_t tritium_kernel_count[TRITIUM_K_COUNT] = {" + ", ".join(map(str, counts)) + "};", ""]
     c += ["const tritium_matmul_tuning tritium_matmul_tunings[TRITIUM_MATMUL_TUNING_COUNT] = {"]
     for t in tuning:
-        c.append("  {%d, %d, %d, %d, %d, %d, %d, %d, %d, {%s}}," % (
-            t["arch"], t["dtype"], t["precision"], t["path"], t["aligned"], t["m"], t["n"], t["k"], t["split"],
+        c.append("  {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, {%s}}," % (
+            t["arch"], t["dtype"], t["precision"], t["path"], t["aligned"], t["x_layout"], t["m"], t["n"], t["k"],
+            t["split"],
             ", ".join(map(str, t["variants"]))))
     if not tuning:
         c.append("  {0}")
@@ -219,7 +220,7 @@ def generate(out, archs, variants, results):
 
 
 PRECISIONS = {"highest": 0, "high": 1}
-MATMUL_PATHS = {"direct": 0, "packed": 1, "streamed": 2}  # tritium_matmul_tuning.path
+MATMUL_PATHS = {"direct": 0, "packed": 1, "streamed": 2, "gemv": 3}  # tritium_matmul_tuning.path
 TUNING_DIR = Path(__file__).resolve().parent / "tuning"
 
 
@@ -227,9 +228,9 @@ def tuning_entries(archs, variants, tuning_dir=TUNING_DIR):
     """The matmul tuning tables (aot/tuning/sm_<arch>.json) of the built archs, each entry
     resolved to variant indices, one per layout class (manifest.MATMUL_LAYOUTS: general
     strides, then A and B row- or column-major, unaligned and aligned, for the direct
-    kernel; classes 0-2 are those of C for the packed one, and of the streamed one's X,
-    whose XL the runtime picks; the packed and streamed entries repeat one variant in the
-    slots they do not use)."""
+    kernel; classes 0-2 are those of C for the packed one, and of the streamed or gemv one's
+    X, whose XL the runtime picks; the packed, streamed and gemv entries repeat one variant
+    in the slots they do not use)."""
     out = []
     for path in sorted(Path(tuning_dir).glob("sm_*.json")):
         table = json.loads(path.read_text())
@@ -246,10 +247,11 @@ def tuning_entries(archs, variants, tuning_dir=TUNING_DIR):
             for vi, v in enumerate(variants):
                 if v.for_arch(arch) and manifest.matmul_config(v) == want:
                     vs[manifest.matmul_layout(v)] = vi
-            if e["path"] == "streamed" and max(vs) >= 0:
+            if e["path"] in ("streamed", "gemv") and max(vs) >= 0:
                 # the runtime reads only the config from these and resolves the variant by
-                # the call's X layout (src/matmul.c, streamed_variant); some configs have no
-                # variant for some layouts on some archs (manifest.MATMUL_STREAMED_LAYOUTS)
+                # the call's X layout (src/matmul.c, streamed_variant / gemv_variant); some
+                # configs have no variant for some layouts (manifest.MATMUL_STREAMED_LAYOUTS,
+                # MATMUL_GEMV_CONFIGS)
                 vs = [max(vs) if x < 0 else x for x in vs]
             elif e["path"] == "packed":  # C's classes are 0-2; the rest are never read
                 vs = vs[:3] + [vs[2]] * (len(vs) - 3)
@@ -261,6 +263,7 @@ def tuning_entries(archs, variants, tuning_dir=TUNING_DIR):
                                  f"config {cfg} on sm_{arch}: the table names a config the manifest does not build")
             out.append({"arch": arch, "dtype": manifest.DTYPE_IDS[dtype], "precision": prec,
                         "path": MATMUL_PATHS[e["path"]], "aligned": int(bool(e["aligned"])),
+                        "x_layout": int(e.get("x_layout", 0)),
                         "m": int(e["m"]), "n": int(e["n"]), "k": int(e["k"]), "split": int(e["split"]),
                         "variants": tuple(vs)})
     return out

@@ -199,6 +199,19 @@ MATMUL_STREAMED = Kernel(
     pdl=False,  # see pdl()
 )
 
+# M = 1 or N = 1 (any dtype): X (R x K) read in place, v and y through their strides; the
+# partials (split > 1) are workspace. Aligned as the streamed kernel's X
+MATMUL_GEMV = Kernel(
+    name="matmul_gemv", module="tritium.kernels.matmul", function="_matmul_gemv_kernel",
+    args=(("x_ptr", "*T"), ("v_ptr", "*T"), ("y_ptr", "*T"), ("partial_ptr", "*fp32"),
+          ("R", "i32"), ("K", "i32"), ("k_chunk", "i32"), ("split", "i32"),
+          ("stride_xr", "i64"), ("stride_xk", "i64"), ("stride_v", "i64"), ("stride_y", "i64")),
+    params=("PRECISION", "XL", "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"),
+    always_aligned=("partial_ptr", "k_chunk"),
+    aligned_args=("x_ptr", "R", "K", "stride_xr", "stride_xk"),
+    pdl=False,  # see pdl()
+)
+
 MATMUL_REDUCE = Kernel(
     name="matmul_reduce", module="tritium.kernels.matmul", function="_matmul_reduce_kernel",
     args=(("partial_ptr", "*fp32"), ("c_ptr", "*T"), ("M", "i32"), ("N", "i32"), ("split", "i32"),
@@ -208,7 +221,7 @@ MATMUL_REDUCE = Kernel(
 )
 
 KERNELS = (TRIPLET_FWD, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, MATMUL, MATMUL_PACK, MATMUL_PACKED,
-           MATMUL_STREAMED, MATMUL_REDUCE)
+           MATMUL_STREAMED, MATMUL_GEMV, MATMUL_REDUCE)
 
 
 # The split path of the triplet forward/backward (few long rows): each row's D is cut into
@@ -363,6 +376,24 @@ MATMUL_STREAMED_CONFIGS = {
 # layout, so they are left out rather than trusted. mma.sync (sm_80/86/89/120) has no
 # asynchronous register operand and keeps them.
 MATMUL_STREAMED_LAYOUTS = ((0, False), (1, False), (1, True), (2, False), (2, True))
+# The matrix-vector path (M = 1 or N = 1; _matmul_gemv_kernel): (BLOCK_M, BLOCK_K, warps)
+# by which of X's strides is 1, for the tuning table to choose from with a K split. Measured
+# on an H200 (JIT, device time with inputs past L2, against cuBLAS in the same run, fp32
+# 'highest'): with X's K contiguous (N = 1 of a row-major A, M = 1 of a column-major B),
+# 4 x 1024 (8 warps) and 4 x 512 (4 warps) read 3.9-4.2 TB/s, 1.13-1.44x cuBLAS (4096 x 8192
+# and 8192 x 8192); bf16 1.10x. With X's rows contiguous (M = 1 of a row-major B) a tile
+# must span R across every lane and hold its K steps in registers, summed within the thread
+# at the end: 256 x 64 reached 3.4 TB/s (0.86x) with a K split of 4 (bf16: 64 x 64, split
+# 8, 0.80x, with N = 1 of a column-major A), the 512 x 8 and
+# 1024 x 8 tiles keep the accumulator at 32 values a thread (several programs per SM).
+# Stages made no difference (the loads of this loop are not pipelined). General strides
+# take the K-contiguous tiles. The last field: built aligned only. Unaligned, the 64 x 64
+# and 256 x 64 tiles (and a 512 x 16 one) load element by element, each through its own
+# 64-bit address, and need stack frames (8-528 bytes on sm_89, 40 on sm_90), which the
+# 4090 resource check rejects; aligned they take 96-250 registers and none.
+MATMUL_GEMV_CONFIGS = {2: ((4, 1024, 8, False), (4, 512, 4, False), (1, 1024, 4, False)),
+                       1: ((512, 8, 4, False), (1024, 8, 8, False), (64, 64, 4, True), (256, 64, 8, True))}
+MATMUL_GEMV_LAYOUTS = ((0, False), (1, False), (1, True), (2, False), (2, True))
 # pack tiles by source layout (SRC: 0 general, 1 rows contiguous, 2 columns contiguous): a
 # row-major source is read along its rows, a transposed one through a 64 x 64 tile that
 # the compiler transposes in shared memory
@@ -383,10 +414,13 @@ def _family(dtype):
 
 def matmul_config(v):
     """How the tuning tables name a matmul variant's config: (path, dtype, precision, tile)
-    with path 'direct', 'packed' or 'streamed', precision 1 'high' / 0 'highest' (0 for fp16/bf16) and
-    tile (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages); None for other kernels."""
+    with path 'direct', 'packed', 'streamed' or 'gemv', precision 1 'high' / 0 'highest' (0 for
+    fp16/bf16) and tile (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages), where a
+    gemv tile is (BLOCK_M, 1, BLOCK_K, 1, ...); None for other kernels."""
     if v.kernel is MATMUL:
         path, prec = "direct", v.params[0]
+    elif v.kernel is MATMUL_GEMV:
+        path, prec = "gemv", v.params[0]
     elif v.kernel is MATMUL_PACKED:
         path, prec = "packed", 1 - v.params[1]  # PROMOTE is 'highest'
     elif v.kernel is MATMUL_STREAMED:
@@ -397,13 +431,13 @@ def matmul_config(v):
 
 
 def matmul_layout(v):
-    """The layout class (MATMUL_LAYOUTS index) a matmul, matmul_packed or matmul_streamed
-    variant serves (of A, B and C; of C; of X, whose unit stride, XL 1 or 2, the runtime
-    picks by the call's strides)."""
+    """The layout class (MATMUL_LAYOUTS index) a matmul, matmul_packed, matmul_streamed or
+    matmul_gemv variant serves (of A, B and C; of C; of X, whose unit stride, XL 1 or 2, the
+    runtime picks by the call's strides)."""
     values = dict(zip(v.kernel.params, v.params))
     if v.kernel is MATMUL:
         return MATMUL_LAYOUTS.index((values["A_K1"], values["B_N1"], v.aligned))
-    unit = int(values["XL"] != 0) if v.kernel is MATMUL_STREAMED else values["C_N1"]
+    unit = int(values["XL"] != 0) if v.kernel in (MATMUL_STREAMED, MATMUL_GEMV) else values["C_N1"]
     return MATMUL_LAYOUTS.index((unit, unit, v.aligned))
 
 
@@ -433,6 +467,12 @@ def matmul_variants():
                                 continue
                         out.append(Variant(MATMUL_STREAMED, dtype, aligned, (precision, xl, bm, bn, bk, gm), warps,
                                            stages, archs))
+        for precision in ((0, 1) if dtype == "f32" else (0,)):
+            for xl, aligned in MATMUL_GEMV_LAYOUTS:
+                for bm, bk, warps, aligned_only in MATMUL_GEMV_CONFIGS[1 if xl == 1 else 2]:
+                    if aligned_only and not aligned:
+                        continue
+                    out.append(Variant(MATMUL_GEMV, dtype, aligned, (precision, xl, bm, 1, bk, 1), warps, 1))
         for mode in ((1, 2, 3, 4) if dtype == "f32" else (0,)):
             for src, (br, bc) in MATMUL_PACK_TILES.items():
                 out.append(Variant(MATMUL_PACK, dtype, True, (mode, src, br, bc), 4))

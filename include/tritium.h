@@ -225,7 +225,8 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(
 /*! tritium_matmul_force_config() : for tuning tools (`python -m tritium tune`) only.
  *  Until called again with path 0, this thread's matmul calls (and workspace queries) use
  *  one shipped config instead of the tuning table's choice: path 1 = direct, 2 = packed,
- *  3 = streamed (fp32: the skinny side packed, the other operand read in place);
+ *  3 = streamed (fp32: the skinny side packed, the other operand read in place), 4 = gemv
+ *  (M = 1 or N = 1 only: the matrix read in place, times the vector);
  *  config = {block_m, block_n, block_k, group_m, num_warps, num_stages} as the build's
  *  manifest.json lists them; split >= 1 cuts K into that many ranges. A call whose config
  *  is not shipped for its device, dtype and layout then fails with NOT_SUPPORTED, one with

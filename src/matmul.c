@@ -1,7 +1,7 @@
 /* tritium_matmul: checks, the choice of path and config (tuning table), launches.
  * Kernels: python/tritium/kernels/matmul.py (_matmul_kernel, _matmul_pack_kernel,
- * _matmul_packed_kernel, _matmul_streamed_kernel, _matmul_reduce_kernel); the paths are
- * described there. */
+ * _matmul_packed_kernel, _matmul_streamed_kernel, _matmul_gemv_kernel,
+ * _matmul_reduce_kernel); the paths are described there. */
 #include <math.h>
 
 #include "internal.h"
@@ -10,7 +10,7 @@
 enum { PACK_COPY = 0, PACK_TF32 = 1, PACK_3X_A = 2, PACK_3X_B = 3, PACK_SPLIT = 4 };
 
 /* paths (tritium_matmul_tuning.path; tritium_matmul_force_config's path is one more) */
-enum { PATH_DIRECT = 0, PATH_PACKED = 1, PATH_STREAMED = 2 };
+enum { PATH_DIRECT = 0, PATH_PACKED = 1, PATH_STREAMED = 2, PATH_GEMV = 3 };
 
 /* one problem, strides normalized (those of extent-1 dims are never used) */
 typedef struct mm_problem {
@@ -20,13 +20,14 @@ typedef struct mm_problem {
     int64_t sam, sak, sbk, sbn, scm, scn;
     int layout;                    /* the direct kernel's class (layout_a, layout_b, layout_aligned) */
     int c_layout;                  /* C alone (the packed kernel's): 0 general strides, 1 unit, 2 unit + aligned */
-    int x_layout, x_aligned;       /* the streamed kernel's X: its XL, and whether aligned variants fit */
+    int x_layout, x_aligned;       /* the streamed and gemv kernels' X: its XL, and whether aligned variants fit */
 } mm_problem;
 
 /* The streamed path's operands: X (R x K) read in place, Y (S rows of K) packed, C seen as
  * R x S. Skinny M (m < n) swaps: C^T = B^T A^T. At m == n either side may be X: A where
  * its K is contiguous (an XL 2 read: on sm_90 only those have the 8-warp tiles, see
- * aot/manifest.py), else B^T. */
+ * aot/manifest.py), else B^T. The gemv path (S = 1) reads the same X, Y's one row being
+ * its vector v (strides ysr, ysc) and C's one column its y (stride scr). */
 typedef struct mm_streamed {
     int swap;
     int64_t r, s;
@@ -75,6 +76,9 @@ static int size_mad(size_t a, size_t b, size_t c, size_t *out) {
 
 static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
+/* a matrix-vector product: the shapes the gemv path serves */
+static int is_gemv(const mm_problem *p) { return p->m == 1 || p->n == 1; }
+
 /* Fills the plan's sizes for variant v (path and split as asked; split clamped to K).
  * Returns 0 if the plan cannot be used: its workspace would not fit in a size_t, or its
  * K split would not fit a grid (65535). */
@@ -83,6 +87,7 @@ static int plan_sizes(const mm_problem *p, int v, int path, int split, mm_plan *
     size_t elem = tritium_dtype_size(p->dtype);
     int64_t bk = path == PATH_PACKED     ? var->params[TRITIUM_P_MATMUL_PACKED_BLOCK_K]
                  : path == PATH_STREAMED ? var->params[TRITIUM_P_MATMUL_STREAMED_BLOCK_K]
+                 : path == PATH_GEMV     ? var->params[TRITIUM_P_MATMUL_GEMV_BLOCK_K]
                                          : var->params[TRITIUM_P_MATMUL_BLOCK_K];
     int64_t kk = p->k;
     pl->variant = v;
@@ -155,7 +160,8 @@ static int pack_mode(const mm_problem *p, int side) {
     return p->prec == 1 ? PACK_TF32 : side ? PACK_3X_B : PACK_3X_A;
 }
 
-/* The variants besides the main one that a plan launches are shipped for the call's device. */
+/* The variants besides the main one that a plan launches are shipped for the call's device
+ * (the reduce for a split; the pack kernels of the packed and streamed paths). */
 static int usable(const tritium_call *call, const mm_problem *p, int v, int path, int split) {
     if (!call) return 1;
     if (tritium_select_image(v, call->arch, call->max_shared) < 0) return 0;
@@ -165,6 +171,7 @@ static int usable(const tritium_call *call, const mm_problem *p, int v, int path
     }
     /* the pack kernels: pack_mode's sides 0 and 1 (packed) or 2 (streamed), none (direct) */
     int first_side = path == PATH_STREAMED ? 2 : 0, end_side = path == PATH_PACKED ? 2 : path == PATH_STREAMED ? 3 : 0;
+    /* the direct and gemv paths pack nothing */
     for (int side = first_side; side < end_side; ++side)
         for (int src = 0; src < 3; ++src) {
             int pv = find_simple(TRITIUM_K_MATMUL_PACK, p->dtype, pack_mode(p, side), src);
@@ -191,6 +198,16 @@ static int streamed_variant(const mm_problem *p, const int32_t cfg[6]) {
     lead[1] = 0;
     if (v < 0) v = find_variant(TRITIUM_K_MATMUL_STREAMED, p, 0, lead, 2, cfg);
     return v;
+}
+
+/* The gemv variant of config cfg for this problem's X: its XL, aligned where the call
+ * allows, else unaligned. -1 if the build has none (each XL has its own tiles, general
+ * strides those of XL 2; aot/manifest.py, MATMUL_GEMV_CONFIGS) or the shape is no gemv. */
+static int gemv_variant(const mm_problem *p, const int32_t cfg[6]) {
+    if (!is_gemv(p)) return -1;
+    int32_t lead[2] = {p->prec, p->x_layout};
+    int v = p->x_aligned ? find_variant(TRITIUM_K_MATMUL_GEMV, p, 1, lead, 2, cfg) : -1;
+    return v >= 0 ? v : find_variant(TRITIUM_K_MATMUL_GEMV, p, 0, lead, 2, cfg);
 }
 
 /* Where the table's streamed config has no variant for the call's X layout on this device
@@ -235,10 +252,10 @@ static int choose(const tritium_call *call, const mm_problem *p, int arch, size_
         int path = forced.path - 1, c_unit = p->c_layout > 0;
         int32_t lead[4] = {p->prec, layout_a(p->layout), layout_b(p->layout), p->layout > 0};
         int32_t plead[3] = {p->dtype == TRITIUM_FLOAT32, p->dtype == TRITIUM_FLOAT32 && p->prec == 0, c_unit};
-        int v = path == PATH_PACKED ? find_variant(TRITIUM_K_MATMUL_PACKED, p, p->c_layout == 2, plead, 3, forced.cfg)
-                : path == PATH_STREAMED
-                    ? streamed_variant(p, forced.cfg)
-                    : find_variant(TRITIUM_K_MATMUL, p, layout_aligned(p->layout), lead, 4, forced.cfg);
+        int v = path == PATH_PACKED     ? find_variant(TRITIUM_K_MATMUL_PACKED, p, p->c_layout == 2, plead, 3, forced.cfg)
+                : path == PATH_STREAMED ? streamed_variant(p, forced.cfg)
+                : path == PATH_GEMV     ? gemv_variant(p, forced.cfg)
+                                        : find_variant(TRITIUM_K_MATMUL, p, layout_aligned(p->layout), lead, 4, forced.cfg);
         if (path == PATH_DIRECT && layout_aligned(p->layout) && (v < 0 || !usable(call, p, v, path, forced.split)))
             v = find_variant(TRITIUM_K_MATMUL, p, 0, lead, 4, forced.cfg); /* see MATMUL_DIRECT_HOPPER_ONLY */
         if (path != PATH_DIRECT && p->k == 0) return 0;
@@ -250,20 +267,29 @@ static int choose(const tritium_call *call, const mm_problem *p, int arch, size_
     for (int i = 0; i < TRITIUM_MATMUL_TUNING_USED; ++i) {
         const tritium_matmul_tuning *t = &tritium_matmul_tunings[i];
         if (t->arch != t_arch || t->dtype != p->dtype || t->precision != p->prec) continue;
+        /* an entry measured on one X layout serves that layout (general strides: XL 2's) */
+        if (t->x_layout && t->x_layout != (p->x_layout ? p->x_layout : 2)) continue;
         if (t->path != PATH_DIRECT && p->k == 0) continue;
         int v;
+        int32_t cfg[6];
         if (t->path == PATH_STREAMED) {
-            int32_t cfg[6];
             variant_config(t->variant[0], TRITIUM_P_MATMUL_STREAMED_BLOCK_M, cfg);
             v = streamed_variant(p, cfg);
             if (v < 0 || !usable(call, p, v, t->path, t->split)) v = streamed_fallback(call, p, t->split);
+        } else if (t->path == PATH_GEMV) { /* an entry measured with the call's XL names a tile it has */
+            variant_config(t->variant[0], TRITIUM_P_MATMUL_GEMV_BLOCK_M, cfg);
+            v = gemv_variant(p, cfg);
         } else {
             v = t->variant[t->path == PATH_PACKED ? p->c_layout : p->layout];
         }
         if (v < 0 || !usable(call, p, v, t->path, t->split)) continue;
         mm_plan pl;
         if (!plan_sizes(p, v, t->path, t->split, &pl) || pl.bytes > ws_bytes) continue;
-        double d = fabs(log((double)p->m / t->m)) + fabs(log((double)p->n / t->n)) +
+        /* a gemv entry is as near as its R x K (M = 1 and N = 1 are the same product) */
+        int gemv = t->path == PATH_GEMV;
+        double tm = gemv ? (t->m > t->n ? t->m : t->n) : t->m, tn = gemv ? 1 : t->n;
+        double pm = gemv ? (double)(p->m > p->n ? p->m : p->n) : (double)p->m, pn = gemv ? 1 : (double)p->n;
+        double d = fabs(log(pm / tm)) + fabs(log(pn / tn)) +
                    fabs(log((double)(p->k > 0 ? p->k : 1) / t->k)) + 0.25 * (t->aligned != layout_aligned(p->layout));
         if (d < best_d) { best_d = d; *out = pl; found = 1; }
     }
@@ -333,7 +359,7 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
 
 TRITIUM_API tritium_status tritium_matmul_force_config(int path, const int32_t *config, int32_t split) {
     tritium_clear_error();
-    if (path < 0 || path > 3) return tritium_fail(TRITIUM_ERROR_INVALID_ENUM, "path: unknown value %d", path);
+    if (path < 0 || path > 4) return tritium_fail(TRITIUM_ERROR_INVALID_ENUM, "path: unknown value %d", path);
     if (path && !config) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "config is NULL");
     if (path && split < 1) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "split must be >= 1 (got %d)", (int)split);
     forced.path = path;
@@ -440,9 +466,11 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
     int32_t cfg[6];
     variant_config(pl.variant, pl.path == PATH_PACKED     ? TRITIUM_P_MATMUL_PACKED_BLOCK_M
                                : pl.path == PATH_STREAMED ? TRITIUM_P_MATMUL_STREAMED_BLOCK_M
+                               : pl.path == PATH_GEMV     ? TRITIUM_P_MATMUL_GEMV_BLOCK_M
                                                           : TRITIUM_P_MATMUL_BLOCK_M, cfg);
-    /* the output as the product kernel and the reduce see it: C, or for the streamed path R x S */
-    int streamed = pl.path == PATH_STREAMED;
+    /* the output as the product kernel and the reduce see it: C, or for the streamed and gemv
+     * paths R x S (the gemv reduce takes y as 1 x R: its partials are split x R) */
+    int streamed = pl.path == PATH_STREAMED || pl.path == PATH_GEMV;
     int64_t om = streamed ? g.r : m, on = streamed ? g.s : n;
     int64_t ocm = streamed ? g.scr : p.scm, ocn = streamed ? g.scs : p.scn;
     int64_t tiles = ((om + cfg[0] - 1) / cfg[0]) * ((on + cfg[1] - 1) / cfg[1]);
@@ -455,7 +483,16 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
     CUdeviceptr c_ = (CUdeviceptr)c, part_ = (CUdeviceptr)(ws ? ws + pl.part_offset : NULL);
     int32_t m32 = (int32_t)m, n32 = (int32_t)n, chunk32 = (int32_t)pl.chunk, split32 = pl.split;
     int32_t om32 = (int32_t)om, on32 = (int32_t)on;
-    if (streamed) {
+    if (pl.path == PATH_GEMV) {
+        /* _matmul_gemv_kernel(x, v, y, partial, R, K, k_chunk, split, stride_xr, stride_xk, stride_v,
+         *                     stride_y); the stride XL makes a constexpr goes as 0 */
+        CUdeviceptr x_ = (CUdeviceptr)x, v_ = (CUdeviceptr)(g.swap ? a : b);
+        int32_t k32 = (int32_t)k;
+        int64_t sxr = p.x_layout == 1 ? 0 : g.sxr, sxk = p.x_layout == 2 ? 0 : g.sxk;
+        void *args[] = {&x_, &v_, &c_, &part_, &om32, &k32, &chunk32, &split32, &sxr, &sxk, &g.ysc, &g.scr};
+        s = tritium_launch(&call, pl.variant, (unsigned)tiles, (unsigned)pl.split, args, 12);
+        om32 = 1, on32 = (int32_t)g.r, om = 1, on = g.r, ocm = 0, ocn = g.scr;
+    } else if (streamed) {
         if (!(s = pack(&call, &p, pack_mode(&p, 2), g.s, g.ysr, g.ysc, g.swap ? a : b, ws, pl.kp))) {
             /* _matmul_streamed_kernel(x, y, c, partial, R, S, K, k_chunk, split, stride_xr, stride_xk, ldy,
              *                         stride_cr, stride_cs); the stride XL makes a constexpr goes as 0 */

@@ -35,15 +35,21 @@ typedef struct tritium_matmul_tuning {
     uint8_t precision;   /* tritium_precision for fp32; 0 for fp16/bf16 */
     uint8_t path;        /* 0 direct; 1 packed: both operands packed into the workspace, then
                             the packed kernel; 2 streamed: the skinny side packed, the other read
-                            in place by the streamed kernel (fp32) */
+                            in place by the streamed kernel (fp32); 3 gemv: M = 1 or N = 1, the
+                            matrix read in place by the gemv kernel */
     uint8_t aligned;     /* measured on unit-stride, 16-byte aligned operands */
+    uint8_t x_layout;    /* 0: measured on row-major operands, for any layout; 1 or 2 (M = 1
+                            or N = 1 shapes): measured with the streamed/gemv X's rows (1) or
+                            K (2) contiguous, for calls whose X is laid out so (2 also for
+                            general strides, which take the K-contiguous tiles) */
     int32_t m, n, k;     /* the measured shape */
     int32_t split;       /* K ranges (1: none) */
     int16_t variant[TRITIUM_MATMUL_LAYOUT_COUNT]; /* per layout class (aot/manifest.py,
                             MATMUL_LAYOUTS): general strides, then A and B row- or column-major,
                             unaligned and aligned, for the direct kernel; classes 0-2 (general,
                             unit strides, unit + aligned) of C for the packed one and of the
-                            streamed kernel's X (any of its XL: the runtime picks by strides) */
+                            streamed and gemv kernels' X (any of its XL: the runtime picks by
+                            strides) */
 } tritium_matmul_tuning;
 
 extern const tritium_image tritium_images[TRITIUM_IMAGE_COUNT];

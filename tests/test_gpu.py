@@ -405,7 +405,7 @@ def test_matmul_sweep(dtype, precision, tol, workspace):
                 assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
 
 
-_PATH_IDS = {"direct": 1, "packed": 2, "streamed": 3}  # tritium_matmul_force_config's path
+_PATH_IDS = {"direct": 1, "packed": 2, "streamed": 3, "gemv": 4}  # tritium_matmul_force_config's path
 _PATH_NAMES = {i: name for name, i in _PATH_IDS.items()}
 
 
@@ -413,7 +413,7 @@ _MATMUL_VARIANTS = manifest.matmul_variants()
 
 
 def _shipped_matmul_configs():
-    """(path: 1 direct / 2 packed / 3 streamed, dtype, precision, tile, archs) of every matmul
+    """(path: 1 direct / 2 packed / 3 streamed / 4 gemv, dtype, precision, tile, archs) of every matmul
     config; archs () where some variant of it is built for every arch."""
     archs = {}
     for v in _MATMUL_VARIANTS:
@@ -430,19 +430,32 @@ def _shipped_matmul_configs():
 
 def _forced_config_native(path, prec, tile, a, b):
     """Whether a forced config has a variant built for this arch and this call: a streamed
-    config may lack the one for the call's X layout (aot/manifest.py, MATMUL_STREAMED_LAYOUTS).
-    The call then runs an older arch's PTX of it where the build ships one, else fails with
-    NOT_SUPPORTED. Mirrors src/matmul.c's streamed_geometry."""
-    if path != _PATH_IDS["streamed"]:
+    config may lack the one for the call's X layout (aot/manifest.py, MATMUL_STREAMED_LAYOUTS),
+    a gemv config has variants only for its own X layouts (MATMUL_GEMV_CONFIGS) and runs only
+    M = 1 or N = 1. The call then runs an older arch's PTX of it where the build ships one
+    (streamed), else fails with NOT_SUPPORTED. Mirrors src/matmul.c's streamed_geometry."""
+    if path not in (_PATH_IDS["streamed"], _PATH_IDS["gemv"]):
         return True
     (m, k), n = a.shape, b.shape[1]
+    gemv = path == _PATH_IDS["gemv"]
+    if gemv and min(m, n) != 1:
+        return False
     sak = a.stride(1) if k > 1 else 1
     swap = m < n or (m == n and sak != 1)
     sxr, sxk = (b.stride(1) if n > 1 else 1, b.stride(0) if k > 1 else 0) if swap else (a.stride(0) if m > 1 else 0, sak)
     xl = 1 if sxr == 1 else 2 if sxk == 1 else 0
-    return any(v.kernel is manifest.MATMUL_STREAMED and v.dtype == "f32" and v.params[0] == prec
-               and v.params[1] in (xl, 0) and manifest.matmul_config(v)[3] == tuple(tile) and v.for_arch(_test_arch())
-               for v in _MATMUL_VARIANTS)
+    # some gemv tiles are built aligned only: X's pointer, R, K and its other stride 16-divisible
+    x, r = (b, n) if swap else (a, m)
+    x_aligned = (xl != 0 and x.data_ptr() % 16 == 0 and r % 16 == 0 and k % 16 == 0
+                 and (sxk if xl == 1 else sxr) % 16 == 0)
+    kernel = manifest.MATMUL_GEMV if gemv else manifest.MATMUL_STREAMED
+    return any(v.kernel is kernel and v.dtype == a_dtype_name(a) and v.params[0] == prec
+               and v.params[1] in ((xl,) if gemv else (xl, 0)) and manifest.matmul_config(v)[3] == tuple(tile)
+               and (not gemv or not v.aligned or x_aligned) and v.for_arch(_test_arch()) for v in _MATMUL_VARIANTS)
+
+
+def a_dtype_name(a):
+    return {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}[a.dtype]
 
 
 _TORCH_DT = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
@@ -475,7 +488,8 @@ def test_matmul_every_config(cfg):
     tol = MODE_TOL[(dtype, prec)]
     cbuf = ffi.new("int32_t[6]", list(tile))
     try:
-        for (m, n, k), split in (((129, 257, 65), 1), ((300, 17, 1031), 3), ((1, 200, 300), 2), ((515, 259, 1031), 1)):
+        for (m, n, k), split in (((129, 257, 65), 1), ((300, 17, 1031), 3), ((1, 200, 300), 2), ((515, 259, 1031), 1),
+                                 ((1037, 1, 515), 3), ((1, 1, 300), 1), ((1, 272, 304), 2), ((272, 1, 304), 1)):
             a0, b0 = randn(m, k, dtype=dtype), randn(k, n, dtype=dtype)
             ref = a0.double() @ b0.double()
             assert lib.tritium_matmul_force_config(path, cbuf, split) == 0, last_error()
@@ -491,7 +505,9 @@ def test_matmul_every_config(cfg):
                 assert guards_intact(buf), f"{what}: wrote outside C"
                 err = rel_err(c, ref)
                 assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
-            if path != 1 or split > 1:  # forced onto a workspace path without one: a clear error
+            # forced onto a plan that needs workspace (the query answers for the forced
+            # config), without one: a clear error
+            if matmul_workspace(dtype, prec, m, n, k) > 0:
                 c = torch.empty(m, n, dtype=dtype, device=DEV)
                 s = matmul_raw(a0, b0, c, prec, "none")
                 if not (s == lib.TRITIUM_ERROR_NOT_SUPPORTED and not _forced_config_native(path, prec, tile, a0, b0)):
@@ -561,7 +577,10 @@ def test_matmul_config_large_grid(cfg):
     tol = 5e-6 if prec == 0 else 5e-4
     cbuf = ffi.new("int32_t[6]", list(tile))
     try:
-        for (m, n, k), split in (((4064, 4096, 4096), 1), ((4096, 4064, 2048), 2)):
+        shapes = (((4064, 4096, 4096), 1), ((4096, 4064, 2048), 2))
+        if path == _PATH_IDS["gemv"]:  # matrix-vector products of as many rows
+            shapes = (((1, 16368, 4096), 1), ((16368, 1, 8192), 4), ((1, 16384, 8192), 8))
+        for (m, n, k), split in shapes:
             # uniform [0, 1): every output is a sum of positive terms, so each is checked
             # against its own size
             a0 = torch.rand(m, k, device=DEV, generator=_gen)
@@ -608,7 +627,7 @@ def test_matmul_high_rounds_to_nearest(path):
     cbuf = ffi.new("int32_t[6]", list(tile))
     try:
         assert lib.tritium_matmul_force_config(path, cbuf, 1) == 0, last_error()
-        for rows, k, cols in ((300, 64, 40), (40, 64, 300)):
+        for rows, k, cols in ((300, 64, 40), (40, 64, 300)) if path != _PATH_IDS["gemv"] else ((300, 64, 1),):
             x = _tf32_test_values(rows, k)
             rounded = torch.from_numpy(tf32_round_bits(x.numpy().view(np.uint32)).view(np.float32)).to(DEV)
             x = x.to(DEV)

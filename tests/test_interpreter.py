@@ -42,8 +42,9 @@ from grad_checks import check_grads  # noqa: E402
 from tf32_ref import tf32_round_bits  # noqa: E402
 import manifest  # noqa: E402  (aot/manifest.py: the shipped tile constants)
 
-from tritium.kernels.matmul import (_matmul_kernel, _matmul_pack_kernel, _matmul_packed_kernel,  # noqa: E402
-                                    _matmul_reduce_kernel, _matmul_streamed_kernel, _round_to_tf32)
+from tritium.kernels.matmul import (_matmul_gemv_kernel, _matmul_kernel, _matmul_pack_kernel,  # noqa: E402
+                                    _matmul_packed_kernel, _matmul_reduce_kernel, _matmul_streamed_kernel,
+                                    _round_to_tf32)
 from tritium.kernels.triplet import (  # noqa: E402
     P_GENERAL, P_INF, P_ONE, P_TWO, _triplet_bwd_kernel, _triplet_finish_kernel, _triplet_fwd_kernel,
     _triplet_reduce_kernel)
@@ -623,6 +624,30 @@ def streamed_launch(a, b, c, *, precision=1, split=1, block=(16, 16, 16), group_
             part, c, R, S, split, scr, scs, BLOCK_M=16, BLOCK_N=32)
 
 
+def gemv_launch(a, b, c, *, precision=0, split=1, block=(16, 16)):
+    """The gemv path as the runtime runs it (M = 1 or N = 1): X read in place (B^T when
+    M < N, else A), v the other operand's one row or column, y C's one row or column;
+    then, split > 1, the reduce taking y as 1 x R."""
+    M, K = a.shape
+    N = b.shape[1]
+    sak = a.stride(1) if K > 1 else 1
+    if M < N or (M == N and sak != 1):
+        x, R, sxr, sxk, v, sv, sy = b, N, b.stride(1) if N > 1 else 1, b.stride(0) if K > 1 else 0, a, sak, c.stride(1)
+    else:
+        x, R, sxr, sxk, v, sv, sy = a, M, a.stride(0) if M > 1 else 0, sak, b, b.stride(0) if K > 1 else 0, c.stride(0)
+    xl = 1 if sxr == 1 else 2 if sxk == 1 else 0
+    bm, bk = block
+    chunk = max(1, triton.cdiv(triton.cdiv(K, bk), split)) * bk
+    split = max(1, triton.cdiv(K, chunk))
+    part = torch.full((split * R if split > 1 else 1,), float("nan"))
+    _matmul_gemv_kernel[(triton.cdiv(R, bm), split)](
+        x, v, c, part, R, K, chunk, split, 0 if xl == 1 else sxr, 0 if xl == 2 else sxk, sv, sy,
+        PRECISION=precision, XL=xl, BLOCK_M=bm, BLOCK_N=1, BLOCK_K=bk, GROUP_M=1)
+    if split > 1:
+        _matmul_reduce_kernel[(1, triton.cdiv(R, 32))](part, c, 1, R, split, 0, sy, BLOCK_M=16, BLOCK_N=32)
+    return xl
+
+
 def _strided(shape, dtype, seed, layout):
     """A (rows, cols) operand in the given memory layout; every byte of its buffer that is
     not part of the view is NaN."""
@@ -928,6 +953,48 @@ def test_matmul_streamed_fp32(layouts, shape, precision, split):
         again = torch.full_like(c, float("nan"))
         streamed_launch(a, b, again, precision=precision, split=split)
         assert torch.equal(again, c), "split-K result not bit-identical run to run"
+
+
+@pytest.mark.parametrize("split", [1, 3])
+@pytest.mark.parametrize("mode", ["highest", "high", "fp16", "bf16"])
+@pytest.mark.parametrize("shape", [(1, 70, 300), (70, 1, 300), (1, 1, 77), (1, 33, 1), (45, 1, 16)],
+                         ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("layouts", [("row", "row", "row"), ("col", "col", "col"), ("slice", "rowpad", "slice"),
+                                     ("rowpad", "slice", "row"), ("row", "col", "col")], ids="-".join)
+def test_matmul_gemv(layouts, shape, mode, split):
+    """The matrix-vector path: both orientations (M = 1: X = B^T; N = 1: X = A), every X
+    layout (XL 0, 1, 2), rows past R in the last program, ragged K, a K split; products in
+    fp32 ('high': of the operands rounded to nearest TF32), the sums deterministic."""
+    M, N, K = shape
+    la, lb, lc = layouts
+    dt = torch.float32 if mode in ("highest", "high") else DTYPES[mode]
+    precision = 1 if mode == "high" else 0
+    a = _strided((M, K), dt, 131 + split + M, la)
+    b = _strided((K, N), dt, 132 + split + N, lb)
+    c, buf = _out((M, N), dt, lc)
+    gemv_launch(a, b, c, precision=precision, split=split)
+    check_matmul_written(c, buf)
+    if mode == "high":
+        ref = _tf32_ref(a).double() @ _tf32_ref(b).double()
+        assert rel_err(c, ref) < 1e-6, "TF32 operands not rounded to nearest"
+    else:
+        assert rel_err(c, a.double() @ b.double()) < (1e-6 if dt == torch.float32 else TOL[dt])
+    if split > 1:
+        again = torch.full_like(c, float("nan"))
+        gemv_launch(a, b, again, precision=precision, split=split)
+        assert torch.equal(again, c), "split-K result not bit-identical run to run"
+
+
+def test_matmul_gemv_layouts_reached():
+    """The layouts above reach each of the kernel's XL specializations in each orientation."""
+    seen = set()
+    for M, N, K in ((1, 20, 30), (20, 1, 30)):
+        for la, lb in (("row", "row"), ("col", "col"), ("slice", "rowpad"), ("rowpad", "slice")):
+            a = _strided((M, K), torch.float32, 1, la)
+            b = _strided((K, N), torch.float32, 2, lb)
+            c, _ = _out((M, N), torch.float32, "row")
+            seen.add((M == 1, gemv_launch(a, b, c)))
+    assert seen == {(o, xl) for o in (True, False) for xl in (0, 1, 2)}, seen
 
 
 @pytest.mark.parametrize("dtype", ["fp16", "bf16"])

@@ -46,9 +46,14 @@ def test_tables_cover_every_dtype_and_precision(path):
     assert fams >= {("f32", "high"), ("f32", "highest"), ("bf16", "native"), ("f16", "native")}
     shapes = {}
     for e in entries:
-        shapes.setdefault((e["dtype"], e["precision"], e["m"], e["n"], e["k"]), []).append(e)
+        shapes.setdefault((e["dtype"], e["precision"], e["m"], e["n"], e["k"], e.get("x_layout", 0)), []).append(e)
     for key, es in shapes.items():
-        assert any(e["path"] == "direct" and e["split"] == 1 for e in es), f"{key}: no workspace-free entry"
+        assert any(e["workspace"] == 0 and e["split"] == 1 and e["path"] in ("direct", "gemv") for e in es), \
+            f"{key}: no workspace-free entry"
+        # an X layout is measured only where the streamed/gemv X differs between the
+        # operands' layouts: M = 1 or N = 1
+        assert key[5] == 0 or min(key[2], key[3]) == 1, key
+        assert all(e["path"] != "gemv" or min(e["m"], e["n"]) == 1 for e in es), key
 
 
 def test_sm89_table_is_the_derivation_of_sm90():
@@ -98,3 +103,26 @@ def test_tune_cli_without_gpu_or_with_bad_arguments(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text())["entries"] == _load(ROOT / "aot" / "tuning" / "sm_89.json")["entries"]
+
+
+def test_tune_merge_and_shapes():
+    # --shapes parses MxNxK lists and rejects anything else; --merge replaces only the
+    # measured shapes' entries of the measured dtype families, in place, and says so in the notes
+    import subprocess
+    from tritium import tune
+    assert tune.parse_shapes("1x8192x8192,8192X1x8192") == [(1, 8192, 8192), (8192, 1, 8192)]
+    for bad in ("", "1x2", "0x1x1", "axbxc", "1x1x1x1"):
+        with pytest.raises(SystemExit):
+            tune.parse_shapes(bad)
+    table = {"notes": ["n"], "entries": [
+        {"dtype": "f32", "m": 1, "n": 8, "k": 8, "v": "old"}, {"dtype": "bf16", "m": 1, "n": 8, "k": 8, "v": "keep"},
+        {"dtype": "f32", "m": 2, "n": 2, "k": 2, "v": "keep"}, {"dtype": "f32", "m": 1, "n": 8, "k": 8, "v": "old2"}]}
+    new = [{"dtype": "f32", "m": 1, "n": 8, "k": 8, "v": "new"}]
+    out = tune.merge(table, new, [(1, 8, 8)], ["f32"], "dev", "date", "cmd")
+    assert [e["v"] for e in out["entries"]] == ["new", "keep", "keep"]
+    assert out["notes"][0] == "n" and "cmd" in out["notes"][1] and table["entries"][0]["v"] == "old"
+    env = dict(__import__("os").environ, PYTHONPATH=str(ROOT / "python"), CUDA_VISIBLE_DEVICES="")
+    for args, msg in ((["--merge"], "--merge needs --shapes"), (["--shapes", "1x2"], "--shapes wants"),
+                      (["--dtypes", "f64"], "--dtypes")):
+        r = subprocess.run([sys.executable, "-m", "tritium", "tune", *args], env=env, capture_output=True, text=True)
+        assert r.returncode == 2 and msg in r.stderr, (args, r.returncode, r.stderr)

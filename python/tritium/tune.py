@@ -1,15 +1,18 @@
 """python -m tritium tune: measure the shipped matmul configs on this GPU and write its
 arch's tuning table (aot/tuning/sm_<arch>.json), from which the next build's runtime picks
-a path (direct, packed or streamed), a tile config and a K split by shape, dtype, precision and
-alignment.
+a path (direct, packed, streamed or gemv), a tile config and a K split by shape, dtype,
+precision and alignment.
 
-    python -m tritium tune [--out FILE] [--quick] [--dtypes f32,bf16,f16]
+    python -m tritium tune [--out FILE] [--quick] [--dtypes f32,bf16,f16] [--shapes MxNxK,... [--merge]]
     python -m tritium tune --derive 89 --from aot/tuning/sm_90.json [--out FILE]
 
 For every shape of the set (square, the seed shape, skinny M and N from 1 to 256, long K)
 and every dtype/precision, each config the build ships for this device is timed (CUDA
-events, median of back-to-back batches) on each path with K splits, and the table keeps the fastest, plus the fastest that needs no workspace (the
-runtime's choice when the caller gives too little). Rebuild to ship the table.
+events, median of back-to-back batches) on each path with K splits (the gemv path on
+M = 1 and N = 1 only), and the table keeps the fastest, plus the fastest that needs no
+workspace (the runtime's choice when the caller gives too little). --shapes measures those
+shapes instead; with --merge their entries replace the same shapes' in the existing table
+(the other entries and notes stay). Rebuild to ship the table.
 
 --derive writes the table of an arch that is not here (the RTX 4090's sm_89) from another
 arch's measurements: each entry keeps its path and K split, and a config that the target
@@ -28,11 +31,13 @@ from pathlib import Path
 # odd row strides (the case vendor libraries are weak at)
 SHAPES = [(1024, 1024, 1024), (4096, 4096, 4096), (8192, 8192, 8192), (8205, 5921, 2949),
           (1, 8192, 8192), (16, 8192, 8192), (64, 8192, 8192), (128, 8192, 8192), (256, 8192, 8192),
-          (8192, 16, 8192), (8192, 128, 8192), (1024, 1024, 65536), (256, 256, 16384), (2048, 2048, 512)]
+          (8192, 16, 8192), (8192, 128, 8192), (1024, 1024, 65536), (256, 256, 16384), (2048, 2048, 512),
+          # matrix-vector products: M = 1 reads B^T with its rows contiguous, N = 1 reads A along K
+          (8192, 1, 8192), (1, 1024, 1024), (1024, 1, 1024), (1, 1, 65536)]
 QUICK = [(4096, 4096, 4096), (8205, 5921, 2949), (16, 8192, 8192), (1024, 1024, 65536)]
 FAMILIES = {"f32": (("f32", "high"), ("f32", "highest")), "bf16": (("bf16", "native"),), "f16": (("f16", "native"),)}
 SPLITS = (1, 2, 4, 8, 16)
-PATH_IDS = {"direct": 1, "packed": 2, "streamed": 3}  # tritium_matmul_force_config's path
+PATH_IDS = {"direct": 1, "packed": 2, "streamed": 3, "gemv": 4}  # tritium_matmul_force_config's path
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "aot" / "tuning"
 
 
@@ -55,6 +60,10 @@ def _configs(arch):
 
 
 def _time_ms(fn, reps=7, min_ms=20.0):
+    """Median over reps of the device time per call of back-to-back calls, in ms. Each batch
+    is queued behind a sleep kernel longer than the host takes to enqueue it, so that small
+    shapes are timed on the GPU, not by the host's call overhead (as bench.device_us does)."""
+    import time
     import torch
     fn()
     torch.cuda.synchronize()
@@ -64,8 +73,20 @@ def _time_ms(fn, reps=7, min_ms=20.0):
     e.record()
     e.synchronize()
     calls = max(1, min(50, int(min_ms / max(s.elapsed_time(e), 1e-3))))
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    host_ms = (time.perf_counter() - t0) * 1e3
+    torch.cuda._sleep(1000)
+    torch.cuda.synchronize()
+    s.record()
+    torch.cuda._sleep(1_000_000)
+    e.record()
+    e.synchronize()
+    cycles_per_ms = 1_000_000 / max(s.elapsed_time(e), 1e-3)
     out = []
     for _ in range(reps):
+        torch.cuda._sleep(int(min(2 * host_ms + 0.05, 100.0) * cycles_per_ms))
         s.record()
         for _ in range(calls):
             fn()
@@ -75,69 +96,129 @@ def _time_ms(fn, reps=7, min_ms=20.0):
     return statistics.median(out)
 
 
-def measure(shapes, dtypes, log=print):
+def _x_layouts(m, n):
+    """(x_layout, transposed) to measure a shape in: row-major operands (x_layout 0: any
+    layout); for M = 1 or N = 1 both layouts of the large operand, each entry then serving
+    calls whose streamed/gemv X is laid out as measured (1: X's rows contiguous, 2: its K):
+    N = 1 reads X = A, M = 1 X = B^T."""
+    if min(m, n) != 1:
+        return [(0, False)]
+    if m == n:  # a dot product: X's K contiguous either way
+        return [(2, False)]
+    return [(2 if n == 1 else 1, False), (1 if n == 1 else 2, True)]
+
+
+def _measure_shape(m, n, k, dtype, prec, prec_name, x_layout, transposed, configs, sms, entries, log):
+    """Times every config (with K splits) of one shape, layout and mode; appends its entries."""
     import torch
     from ._lib import ffi, lib
     from . import _torch
+    tdt = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
+    aligned = (m, n, k) != (8205, 5921, 2949)
+    a = torch.rand(m, k, device="cuda", dtype=tdt[dtype])
+    b = torch.rand(k, n, device="cuda", dtype=tdt[dtype])
+    if transposed:  # the large operand column-major
+        if n == 1:
+            a = torch.rand(k, m, device="cuda", dtype=tdt[dtype]).t()
+        else:
+            b = torch.rand(n, k, device="cuda", dtype=tdt[dtype]).t()
+    c = torch.empty(m, n, device="cuda", dtype=tdt[dtype])
+    results = []
+    for path, cdt, cprec, cfg in configs:
+        if cdt != dtype or cprec != (prec if dtype == "f32" else 0):
+            continue
+        if path == "gemv" and min(m, n) != 1:
+            continue
+        # the output tiles: of C, or for the streamed and gemv paths of C seen as
+        # R x S (R the large side: C^T when M is the skinny one)
+        r, s_ = (max(m, n), min(m, n)) if path in ("streamed", "gemv") else (m, n)
+        tiles = -(-r // cfg[0]) * -(-s_ // cfg[1])
+        splits = [s for s in SPLITS if s == 1 or (tiles * s <= 4 * sms and k // s >= 4 * cfg[2])]
+        for split in splits:
+            cbuf = ffi.new("int32_t[6]", list(cfg))
+            lib.tritium_matmul_force_config(PATH_IDS[path], cbuf, split)
+            try:
+                need = ffi.new("size_t *")
+                lib.tritium_matmul_workspace_size(_torch.DTYPES[tdt[dtype]], prec, m, n, k, need)
+                ws, ws_bytes, keep = _torch.workspace(need[0], a.device)
+
+                def call():
+                    return lib.tritium_matmul(_torch.DTYPES[tdt[dtype]], prec, m, n, k,
+                                              _torch.ptr(a), a.stride(0), a.stride(1),
+                                              _torch.ptr(b), b.stride(0), b.stride(1),
+                                              _torch.ptr(c), c.stride(0), c.stride(1),
+                                              ws, ws_bytes, _torch.stream_of(a.device))
+                if call() != 0:
+                    continue
+                ms = _time_ms(call)
+            finally:
+                lib.tritium_matmul_force_config(0, ffi.NULL, 1)
+            results.append((ms, path, cfg, split, need[0]))
+    a = b = c = None  # freed before the next shape
+    torch.cuda.empty_cache()
+    if not results:
+        return
+    results.sort()
+    best = results[0]
+    picks = [best] + ([next(r for r in results if r[4] == 0)] if best[4] else [])
+    for ms, path, cfg, split, need in picks:
+        entries.append({"dtype": dtype, "precision": prec_name, "m": m, "n": n, "k": k,
+                        "aligned": aligned, "path": path, "config": list(cfg), "split": split,
+                        "ms": round(ms, 4), "tflops": round(2 * m * n * k / ms / 1e9, 1),
+                        "workspace": need, **({"x_layout": x_layout} if x_layout else {})})
+    log(f"{dtype:>4} {prec_name:>7} {m}x{n}x{k}" + (f" X{'rk'[x_layout - 1]}" if x_layout else "") + ": " + "; ".join(
+        f"{p[1]} {tuple(p[2])} split {p[3]}: {p[0]:.3f} ms" for p in picks)
+        + f"  ({len(results)} candidates)")
+
+
+def measure(shapes, dtypes, log=print):
+    import torch
+    from ._lib import lib
     major = torch.cuda.get_device_capability()
     arch = major[0] * 10 + major[1]
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     configs = _configs(arch)
-    tdt = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
     entries = []
     for fam in dtypes:
         for dtype, prec_name in FAMILIES[fam]:
             prec = lib.TRITIUM_PRECISION_HIGHEST if prec_name == "highest" else lib.TRITIUM_PRECISION_HIGH
             for m, n, k in shapes:
-                aligned = (m, n, k) != (8205, 5921, 2949)
-                a = torch.rand(m, k, device="cuda", dtype=tdt[dtype])
-                b = torch.rand(k, n, device="cuda", dtype=tdt[dtype])
-                c = torch.empty(m, n, device="cuda", dtype=tdt[dtype])
-                results = []
-                for path, cdt, cprec, cfg in configs:
-                    if cdt != dtype or cprec != (prec if dtype == "f32" else 0):
-                        continue
-                    # the output tiles: of C, or for the streamed path of C seen as R x S
-                    # (R the large side: C^T when M is the skinny one)
-                    r, s_ = (max(m, n), min(m, n)) if path == "streamed" else (m, n)
-                    tiles = -(-r // cfg[0]) * -(-s_ // cfg[1])
-                    splits = [s for s in SPLITS if s == 1 or (tiles * s <= 4 * sms and k // s >= 4 * cfg[2])]
-                    for split in splits:
-                        cbuf = ffi.new("int32_t[6]", list(cfg))
-                        lib.tritium_matmul_force_config(PATH_IDS[path], cbuf, split)
-                        try:
-                            need = ffi.new("size_t *")
-                            lib.tritium_matmul_workspace_size(_torch.DTYPES[tdt[dtype]], prec, m, n, k, need)
-                            ws, ws_bytes, keep = _torch.workspace(need[0], a.device)
-
-                            def call():
-                                return lib.tritium_matmul(_torch.DTYPES[tdt[dtype]], prec, m, n, k,
-                                                          _torch.ptr(a), a.stride(0), a.stride(1),
-                                                          _torch.ptr(b), b.stride(0), b.stride(1),
-                                                          _torch.ptr(c), c.stride(0), c.stride(1),
-                                                          ws, ws_bytes, _torch.stream_of(a.device))
-                            if call() != 0:
-                                continue
-                            ms = _time_ms(call)
-                        finally:
-                            lib.tritium_matmul_force_config(0, ffi.NULL, 1)
-                        results.append((ms, path, cfg, split, need[0]))
-                del a, b, c
-                torch.cuda.empty_cache()
-                if not results:
-                    continue
-                results.sort()
-                best = results[0]
-                picks = [best] + ([next(r for r in results if r[4] == 0)] if best[4] else [])
-                for ms, path, cfg, split, need in picks:
-                    entries.append({"dtype": dtype, "precision": prec_name, "m": m, "n": n, "k": k,
-                                    "aligned": aligned, "path": path, "config": list(cfg), "split": split,
-                                    "ms": round(ms, 4), "tflops": round(2 * m * n * k / ms / 1e9, 1),
-                                    "workspace": need})
-                log(f"{dtype:>4} {prec_name:>7} {m}x{n}x{k}: " + "; ".join(
-                    f"{p[1]} {tuple(p[2])} split {p[3]}: {p[0]:.3f} ms" for p in picks)
-                    + f"  ({len(results)} candidates)")
+                for x_layout, transposed in _x_layouts(m, n):
+                    _measure_shape(m, n, k, dtype, prec, prec_name, x_layout, transposed, configs, sms,
+                                   entries, log)
     return arch, torch.cuda.get_device_name(), entries
+
+
+def parse_shapes(text):
+    """'MxNxK,...' -> [(m, n, k), ...]"""
+    try:
+        shapes = [tuple(int(x) for x in item.lower().split("x")) for item in text.split(",") if item.strip()]
+    except ValueError:
+        shapes = []
+    if not shapes or any(len(s) != 3 or min(s) < 1 for s in shapes):
+        print(f"tune: --shapes wants MxNxK,... with positive sizes, got {text!r}", file=sys.stderr)
+        raise SystemExit(2)
+    return shapes
+
+
+def merge(table, entries, shapes, dtypes, device, date, command):
+    """table with the entries of the measured shapes and dtype families replaced by `entries`
+    (kept in the table's order: the replaced shapes' entries go where their first one was)."""
+    fams = {dt for fam in dtypes for dt, _ in FAMILIES[fam]}
+    hit = {(m, n, k) for m, n, k in shapes}
+
+    def replaced(e):
+        return e["dtype"] in fams and (e["m"], e["n"], e["k"]) in hit
+    old = table["entries"]
+    first = next((i for i, e in enumerate(old) if replaced(e)), len(old))
+    kept = [e for e in old if not replaced(e)]
+    at = sum(1 for e in old[:first] if not replaced(e))
+    table = dict(table)
+    table["entries"] = kept[:at] + entries + kept[at:]
+    table["notes"] = list(table.get("notes", [])) + [
+        f"{date}: {command} on {device}: {len(entries)} entries for {', '.join('x'.join(map(str, s)) for s in shapes)} "
+        f"({', '.join(dtypes)}) measured and merged, the rest kept."]
+    return table
 
 
 def derive(src, arch):
@@ -178,6 +259,10 @@ SM89_NOTES = [
     "in any case.",
     "K splits are kept: the 4090's 128 SMs are close to the H200's 132, so the same number of programs "
     "fills it; its 72 MB L2 (vs 50 MB) only makes the split partials cheaper.",
+    "The gemv entries (M = 1 or N = 1, per X layout) are kept as measured: those products are bound by "
+    "reading the matrix once, their tiles use no shared memory beyond the final sum and fit the 4090's "
+    "registers (tests/test_c_build.py), and which tile streams best depends on the layout and the "
+    "number of programs, not on the tensor cores the two archs differ in.",
 ]
 
 
@@ -193,6 +278,9 @@ def main(argv=None, prog=None):
     ap.add_argument("--out", type=Path, help="the table to write (default aot/tuning/sm_<arch>.json)")
     ap.add_argument("--quick", action="store_true", help="four shapes only (a smoke run)")
     ap.add_argument("--dtypes", default="f32,bf16,f16", help="comma-separated subset of f32,bf16,f16 to measure")
+    ap.add_argument("--shapes", help="comma-separated MxNxK shapes to measure instead of the set")
+    ap.add_argument("--merge", action="store_true",
+                    help="with --shapes: replace those shapes' entries in the existing table, keep the rest")
     ap.add_argument("--derive", type=int, metavar="ARCH", help="derive ARCH's table from --from, measure nothing")
     ap.add_argument("--from", dest="src", type=Path, help="the measured table --derive starts from")
     args = ap.parse_args(argv)
@@ -206,18 +294,29 @@ def main(argv=None, prog=None):
                  "notes": SM89_NOTES if args.derive == 89 else [], "entries": derive(src, args.derive)}
         out = args.out or DEFAULT_OUT / f"sm_{args.derive}.json"
     else:
+        if args.merge and not args.shapes:
+            ap.error("--merge needs --shapes")
+        shapes = parse_shapes(args.shapes) if args.shapes else QUICK if args.quick else SHAPES
+        dtypes = args.dtypes.split(",")
+        if not set(dtypes) <= set(FAMILIES):
+            ap.error(f"--dtypes: a subset of {','.join(FAMILIES)}, got {args.dtypes!r}")
         import torch
         import triton
         if not torch.cuda.is_available():
             print("tune: no CUDA device", file=sys.stderr)
             return 1
-        arch, device, entries = measure(QUICK if args.quick else SHAPES, args.dtypes.split(","))
-        table = {"arch": arch, "source": "measured", "device": device, "date": now, "triton": triton.__version__,
-                 "torch": torch.__version__, "command": "python -m tritium tune" + (" --quick" if args.quick else ""),
-                 "notes": ["ms: median of CUDA-event timed batches on uniform [0, 1) inputs; per shape the "
-                           "fastest and, where that needs workspace, the fastest that needs none."],
-                 "entries": entries}
+        arch, device, entries = measure(shapes, dtypes)
         out = args.out or DEFAULT_OUT / f"sm_{arch}.json"
+        command = "python -m tritium tune" + (" --quick" if args.quick else "")
+        if args.merge:
+            table = merge(json.loads(out.read_text()), entries, shapes, dtypes, device, now,
+                          f"{command} --dtypes {args.dtypes} --shapes {args.shapes} --merge")
+        else:
+            table = {"arch": arch, "source": "measured", "device": device, "date": now, "triton": triton.__version__,
+                     "torch": torch.__version__, "command": command,
+                     "notes": ["ms: median of CUDA-event timed batches on uniform [0, 1) inputs; per shape the "
+                               "fastest and, where that needs workspace, the fastest that needs none."],
+                     "entries": entries}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(dumps(table))
     print(f"tune: {len(table['entries'])} entries -> {out}")

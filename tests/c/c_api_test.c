@@ -95,7 +95,7 @@ int main(void) {
     expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 4, 4, 4, p, 4, 1, p, 4, 1, fake + 32, 4, 1, al,
                           SIZE_MAX - 255, NULL),
            TRITIUM_ERROR_OVERFLOW, "workspace", "matmul workspace range wraps");
-    expect(tritium_matmul_force_config(4, NULL, 1), TRITIUM_ERROR_INVALID_ENUM, "path", "force config bad path");
+    expect(tritium_matmul_force_config(5, NULL, 1), TRITIUM_ERROR_INVALID_ENUM, "path", "force config bad path");
     expect(tritium_matmul_force_config(-1, NULL, 1), TRITIUM_ERROR_INVALID_ENUM, "path", "force config negative path");
     expect(tritium_matmul_force_config(1, NULL, 1), TRITIUM_ERROR_NULL_POINTER, "config", "force config NULL");
     {

@@ -773,19 +773,20 @@ static void fuzz_force(long i, matmul_args *mm) {
      * shipped for the call is NOT_SUPPORTED at the matmul, which the oracle allows */
     static const int32_t shipped[][6] = {{128, 128, 32, 8, 8, 3}, {16, 128, 32, 8, 4, 4}, {64, 128, 32, 8, 8, 3},
                                          {128, 128, 16, 8, 8, 3}, {64, 64, 128, 8, 8, 3}, {16, 128, 64, 8, 4, 4},
-                                         {64, 64, 32, 8, 4, 4}, {128, 32, 32, 8, 4, 4}};
+                                         {64, 64, 32, 8, 4, 4}, {128, 32, 32, 8, 4, 4}, {4, 1, 512, 1, 4, 1},
+                                         {512, 1, 8, 1, 4, 1}};
     expect x;
     memset(&x, 0, sizeof x);
-    int path = chance(80) ? 1 + (int)pick(3) : edge_enum();
+    int path = chance(80) ? 1 + (int)pick(4) : edge_enum();
     int32_t split = chance(80) ? 1 + (int32_t)pick(4) : (int32_t)edge_enum();
     int32_t *cfg = box_ptr(BOX_CONFIG_AT);
-    if (chance(70)) memcpy(cfg, shipped[pick(8)], sizeof shipped[0]);
+    if (chance(70)) memcpy(cfg, shipped[pick(10)], sizeof shipped[0]);
     else
         for (int j = 0; j < 6; ++j) cfg[j] = (int32_t)edge_enum();
     memcpy(box_canary + BOX_CONFIG_AT, cfg, 24); /* the config is an input */
     const int32_t *arg = chance(10) ? NULL : cfg;
     uint32_t v = 0;
-    if (path < 0 || path > 3) v |= V_ENUM;
+    if (path < 0 || path > 4) v |= V_ENUM;
     if (path && !arg) v |= V_NULL;
     if (path && split < 1) v |= V_VALUE;
     x.violations = v;

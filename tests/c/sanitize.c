@@ -9,13 +9,13 @@
  *                                            tables for an sm_ARCH device (90: H100/H200,
  *                                            89: RTX 4090), launches counted, not made
  *
- * Matmul: each matmul / matmul_packed / matmul_streamed variant forced
+ * Matmul: each matmul / matmul_packed / matmul_streamed / matmul_gemv variant forced
  * (tritium_matmul_force_config) with K unsplit and cut in three, on operands of its layout
  * class (the direct ones: A and B each row-major, column-major or strided); the packed
  * ones with A and B row-major, column-major and strided in turn, which reaches every pack
  * variant; the streamed ones in both orientations (skinny M and skinny
  * N), the operand read in place in the variant's layout, the packed one rotating through
- * the pack variants; the splits reach the reduce kernel. Also a few table-chosen calls (k = 0, m = 1, ...).
+ * the pack variants; the gemv ones in both orientations (M = 1, N = 1), likewise; the splits reach the reduce kernel. Also a few table-chosen calls (k = 0, m = 1, ...).
  * Triplet: every dtype and norm (p = 2, 1, inf, 1.5), rows aligned and not, with D picking
  * each BLOCK_D, 37 rows (a partial row block), then mean and sum (the one-program and the
  * reduce-kernel paths), and few long rows for the split path at each finish BLOCK_S.
@@ -80,6 +80,18 @@ static void run_matmul_variants(uint64_t *rng) {
                 int y_layout = ab[(i + split / 2) % 3];
                 c.m = swap ? small : big;
                 c.nc = swap ? big : small;
+                c.la = swap ? y_layout : x_layout;
+                c.lb = swap ? x_layout : y_layout;
+                c.lc = split == 1 ? LAYOUT_ROW : LAYOUT_COL;
+            } else if (v->path == 4) {
+                /* X read in place as the streamed one, times a vector: M = 1 (X = B^T) or N = 1
+                 * (X = A); R past the tile, a multiple of 16 when aligned, else ragged */
+                int swap = (i + split / 2) % 2 == 0;
+                int64_t big = aligned ? (v->config[0] + 31) / 16 * 16 : v->config[0] + 5;
+                int x_layout = v->xl == 0 ? LAYOUT_STRIDED : (v->xl == 1) == swap ? LAYOUT_ROW : LAYOUT_COL;
+                int y_layout = ab[(i + split / 2) % 3];
+                c.m = swap ? 1 : big;
+                c.nc = swap ? big : 1;
                 c.la = swap ? y_layout : x_layout;
                 c.lb = swap ? x_layout : y_layout;
                 c.lc = split == 1 ? LAYOUT_ROW : LAYOUT_COL;

@@ -59,7 +59,7 @@ int hooks_device_mismatches(void) { return device.mismatches; }
 int hooks_is_matmul(int variant) {
     int k = tritium_variants[variant].kernel;
     return k == TRITIUM_K_MATMUL || k == TRITIUM_K_MATMUL_PACK || k == TRITIUM_K_MATMUL_PACKED ||
-           k == TRITIUM_K_MATMUL_REDUCE;
+           k == TRITIUM_K_MATMUL_STREAMED || k == TRITIUM_K_MATMUL_GEMV || k == TRITIUM_K_MATMUL_REDUCE;
 }
 
 void hooks_describe(int variant, char *buf, size_t size) {
@@ -79,24 +79,27 @@ int hooks_matmul_variants(hooks_matmul *out, int max) {
     for (int i = 0; i < TRITIUM_VARIANT_COUNT && count < max; ++i) {
         const tritium_variant *v = &tritium_variants[i];
         if ((v->kernel != TRITIUM_K_MATMUL && v->kernel != TRITIUM_K_MATMUL_PACKED &&
-             v->kernel != TRITIUM_K_MATMUL_STREAMED) || !hooks_usable(i))
+             v->kernel != TRITIUM_K_MATMUL_STREAMED && v->kernel != TRITIUM_K_MATMUL_GEMV) || !hooks_usable(i))
             continue;
         hooks_matmul *m = &out[count++];
         int packed = v->kernel == TRITIUM_K_MATMUL_PACKED, streamed = v->kernel == TRITIUM_K_MATMUL_STREAMED;
+        int gemv = v->kernel == TRITIUM_K_MATMUL_GEMV;
         const int32_t *tile = v->params + (packed     ? TRITIUM_P_MATMUL_PACKED_BLOCK_M
                                            : streamed ? TRITIUM_P_MATMUL_STREAMED_BLOCK_M
+                                           : gemv     ? TRITIUM_P_MATMUL_GEMV_BLOCK_M
                                                       : TRITIUM_P_MATMUL_BLOCK_M);
         m->variant = i;
-        m->path = packed ? 2 : streamed ? 3 : 1;
+        m->path = packed ? 2 : streamed ? 3 : gemv ? 4 : 1;
         m->dtype = (tritium_dtype)v->dtype;
-        m->xl = streamed ? v->params[TRITIUM_P_MATMUL_STREAMED_XL] : 0;
-        m->a_k1 = packed || streamed ? 0 : v->params[TRITIUM_P_MATMUL_A_K1];
-        m->b_n1 = packed || streamed ? 0 : v->params[TRITIUM_P_MATMUL_B_N1];
-        m->layout = v->aligned ? 2 : streamed ? m->xl != 0 : v->params[packed ? TRITIUM_P_MATMUL_PACKED_C_N1 : TRITIUM_P_MATMUL_A_K1] != 0;
+        m->xl = streamed ? v->params[TRITIUM_P_MATMUL_STREAMED_XL] : gemv ? v->params[TRITIUM_P_MATMUL_GEMV_XL] : 0;
+        m->a_k1 = packed || streamed || gemv ? 0 : v->params[TRITIUM_P_MATMUL_A_K1];
+        m->b_n1 = packed || streamed || gemv ? 0 : v->params[TRITIUM_P_MATMUL_B_N1];
+        m->layout = v->aligned ? 2 : streamed || gemv ? m->xl != 0 : v->params[packed ? TRITIUM_P_MATMUL_PACKED_C_N1 : TRITIUM_P_MATMUL_A_K1] != 0;
         /* packed fp32 'highest' is the promoted 3xTF32 kernel; fp16/bf16 ignore precision */
         m->precision = packed     ? (v->params[TRITIUM_P_MATMUL_PACKED_PROMOTE] ? TRITIUM_PRECISION_HIGHEST
                                      : v->dtype == TRITIUM_FLOAT32 ? TRITIUM_PRECISION_HIGH : TRITIUM_PRECISION_HIGHEST)
                        : streamed ? (tritium_precision)v->params[TRITIUM_P_MATMUL_STREAMED_PRECISION]
+                       : gemv     ? (tritium_precision)v->params[TRITIUM_P_MATMUL_GEMV_PRECISION]
                                   : (tritium_precision)v->params[TRITIUM_P_MATMUL_PRECISION];
         for (int j = 0; j < 4; ++j) m->config[j] = tile[j];
         m->config[4] = v->num_warps;

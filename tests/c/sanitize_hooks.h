@@ -20,26 +20,28 @@ int hooks_variant_count(void);
 /* 1 if the variant has an image for the device (TRITIUM_FORCE_* honoured) */
 int hooks_usable(int variant);
 long hooks_launches(int variant);
-/* 1 for the matmul kernels (matmul, matmul_pack, matmul_packed, matmul_reduce), 0 for triplet's */
+/* 1 for the matmul kernels (matmul, matmul_pack, matmul_packed, matmul_streamed, matmul_gemv,
+ * matmul_reduce), 0 for triplet's */
 int hooks_is_matmul(int variant);
 void hooks_describe(int variant, char *buf, size_t size);
 /* calls whose device (arch, shared memory) differed from hooks_device's */
 int hooks_device_mismatches(void);
 
-/* One matmul, matmul_packed or matmul_streamed variant as tritium_matmul_force_config forces it. */
+/* One matmul, matmul_packed, matmul_streamed or matmul_gemv variant as tritium_matmul_force_config forces it. */
 typedef struct hooks_matmul {
     int variant;
-    int path;                 /* 1 direct, 2 packed, 3 streamed */
+    int path;                 /* 1 direct, 2 packed, 3 streamed, 4 gemv */
     int layout;               /* 0 general strides, 1 unit strides, 2 unit + 16-byte aligned (C's, if
-                                 packed; X's, if streamed) */
-    int xl;                   /* streamed: X's unit stride (XL: 0 none, 1 along its rows, 2 along K) */
+                                 packed; X's, if streamed or gemv) */
+    int xl;                   /* streamed, gemv: X's unit stride (XL: 0 none, 1 along its rows, 2 along K) */
     int a_k1, b_n1;           /* direct: A_K1 / B_N1 (0 general, 1 row-major, 2 column-major) */
     tritium_dtype dtype;
     tritium_precision precision;
     int32_t config[6];        /* block_m, block_n, block_k, group_m, num_warps, num_stages */
 } hooks_matmul;
 
-/* The usable matmul, matmul_packed and matmul_streamed variants, at most max of them; returns the count. */
+/* The usable matmul, matmul_packed, matmul_streamed and matmul_gemv variants, at most max of them;
+ * returns the count. */
 int hooks_matmul_variants(hooks_matmul *out, int max);
 
 #endif

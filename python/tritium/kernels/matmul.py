@@ -378,6 +378,55 @@ def _matmul_streamed_kernel(
                 False, BLOCK_M, BLOCK_N, True)
 
 
+@triton.jit
+def _matmul_gemv_kernel(
+    # X (R x K) read in place; v (K elements) and y (R elements) through their strides;
+    # fp32 partials (split > 1: split x R, contiguous)
+    x_ptr, v_ptr, y_ptr, partial_ptr,
+    R, K, k_chunk, split,        # k_chunk: a multiple of BLOCK_K
+    stride_xr, stride_xk, stride_v, stride_y,
+    PRECISION: tl.constexpr, XL: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    GROUP_M: tl.constexpr,
+    PDL: tl.constexpr = 0,
+):
+    """The matrix-vector path (M = 1 or N = 1): y = X v, bound by reading X once. N = 1 runs
+    as y = A b (X = A, v = B's column, y = C's column), M = 1 as y^T = B^T a^T (X = B^T, v =
+    A's row, y = C's row). A program sums BLOCK_M rows of X over its K range: each lane
+    keeps its own fp32 partial sums across the K steps (no reduction inside the loop),
+    added across the tile once at the end. The tile kernels would spend their N tile on
+    one column. XL: 0 general X strides, 1 X's rows contiguous (stride_xr == 1, coalesced
+    along R), 2 its K contiguous. BLOCK_N is 1 and GROUP_M unused (the tile params every
+    matmul kernel names). Products in fp32 FMA; fp32 'high' rounds both operands to TF32
+    first, as the tensor-core paths do, so a call's result does not depend on its path
+    beyond the order of the sums; fp16/bf16 are widened to fp32."""
+    _dependent_launch(PDL)
+    offs_r = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)) % R  # rows past R wrap; the store is masked
+    k_lo = tl.program_id(1) * k_chunk
+    sxr = _unit_or(stride_xr, XL == 1)
+    sxk = _unit_or(stride_xk, XL == 2)
+    offs_k = tl.arange(0, BLOCK_K)
+    x_ptrs = x_ptr + offs_r[:, None].to(tl.int64) * sxr + (k_lo + offs_k[None, :]).to(tl.int64) * sxk
+    v_ptrs = v_ptr + (k_lo + offs_k).to(tl.int64) * stride_v
+    acc = tl.zeros((BLOCK_M, BLOCK_K), dtype=tl.float32)
+    for kk in range(0, tl.cdiv(tl.minimum(k_chunk, K - k_lo), BLOCK_K)):
+        k_ok = offs_k < K - k_lo - kk * BLOCK_K  # against K itself: see _matmul_kernel
+        x = tl.load(x_ptrs, mask=k_ok[None, :], other=0.0).to(tl.float32)
+        v = tl.load(v_ptrs, mask=k_ok, other=0.0).to(tl.float32)
+        if PRECISION == 1:  # fp32 only
+            x = _round_to_tf32(x)
+            v = _round_to_tf32(v)
+        acc += x * v[None, :]
+        x_ptrs += BLOCK_K * sxk
+        v_ptrs += BLOCK_K * stride_v
+    y = tl.sum(acc, axis=1)
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    if split > 1:
+        tl.store(partial_ptr + tl.program_id(1).to(tl.int64) * R + rows, y, mask=rows < R)
+    else:
+        tl.store(y_ptr + rows.to(tl.int64) * stride_y, y.to(y_ptr.dtype.element_ty), mask=rows < R)
+
+
 @triton.jit(do_not_specialize=["M", "N", "split"])
 def _matmul_reduce_kernel(
     partial_ptr, c_ptr,          # split x M x N fp32 partials in; C out (its dtype)

@@ -386,7 +386,11 @@ MATMUL_STREAMED_LAYOUTS = ((0, False), (1, False), (1, True), (2, False), (2, Tr
 # at the end: 256 x 64 reached 3.4 TB/s (0.86x) with a K split of 4 (bf16: 64 x 64, split
 # 8, 0.80x, with N = 1 of a column-major A), the 512 x 8 and
 # 1024 x 8 tiles keep the accumulator at 32 values a thread (several programs per SM).
-# Stages made no difference (the loads of this loop are not pipelined). General strides
+# Stages made no difference (the loads of this loop are not pipelined), and issuing each
+# step's loads before the previous step's products by hand made the library slower (H200,
+# tuned, device time: bf16 N = 1 of a row-major A 20 -> 26 us, fp32 'high' N = 1 of a
+# column-major A 42 -> 90 us; only a JIT prototype of fp32 M = 1 gained), so it is not
+# done. General strides
 # take the K-contiguous tiles. The last field: built aligned only. Unaligned, the 64 x 64
 # and 256 x 64 tiles (and a 512 x 16 one) load element by element, each through its own
 # 64-bit address, and need stack frames (8-528 bytes on sm_89, 40 on sm_90), which the

@@ -38,10 +38,10 @@ typedef struct tritium_matmul_tuning {
                             in place by the streamed kernel (fp32); 3 gemv: M = 1 or N = 1, the
                             matrix read in place by the gemv kernel */
     uint8_t aligned;     /* measured on unit-stride, 16-byte aligned operands */
-    uint8_t x_layout;    /* 0: measured on row-major operands, for any layout; 1 or 2 (M = 1
-                            or N = 1 shapes): measured with the streamed/gemv X's rows (1) or
-                            K (2) contiguous, for calls whose X is laid out so (2 also for
-                            general strides, which take the K-contiguous tiles) */
+    uint8_t x_layout;    /* 0: measured on row-major operands, for any layout; 1 or 2 (skinny
+                            shapes, python -m tritium tune's SKINNY): measured with the
+                            streamed/gemv X's rows (1) or K (2) contiguous, for calls whose X
+                            is laid out so (2 also for general strides) */
     int32_t m, n, k;     /* the measured shape */
     int32_t split;       /* K ranges (1: none) */
     int16_t variant[TRITIUM_MATMUL_LAYOUT_COUNT]; /* per layout class (aot/manifest.py,

@@ -96,16 +96,22 @@ def _time_ms(fn, reps=7, min_ms=20.0):
     return statistics.median(out)
 
 
+SKINNY = 256  # M or N up to this (and the other larger): measured in both layouts of the large operand
+
+
 def _x_layouts(m, n):
     """(x_layout, transposed) to measure a shape in: row-major operands (x_layout 0: any
-    layout); for M = 1 or N = 1 both layouts of the large operand, each entry then serving
-    calls whose streamed/gemv X is laid out as measured (1: X's rows contiguous, 2: its K):
-    N = 1 reads X = A, M = 1 X = B^T."""
-    if min(m, n) != 1:
-        return [(0, False)]
-    if m == n:  # a dot product: X's K contiguous either way
+    layout); for skinny shapes (M or N at most SKINNY, the other larger) both layouts of
+    the large operand, each entry then serving calls whose X (the operand the streamed and
+    gemv paths read in place) is laid out as measured (1: X's rows contiguous, 2: its K):
+    skinny N reads X = A, skinny M X = B^T. Which path and tile is fastest there depends on
+    that layout (fp32 'highest', M = 16: the FMA tile reading a column-major B took 4x as
+    long as reading a row-major one)."""
+    if m == n == 1:  # a dot product: X's K contiguous either way
         return [(2, False)]
-    return [(2 if n == 1 else 1, False), (1 if n == 1 else 2, True)]
+    if m == n or min(m, n) > SKINNY:
+        return [(0, False)]
+    return [(2 if n < m else 1, False), (1 if n < m else 2, True)]
 
 
 def _measure_shape(m, n, k, dtype, prec, prec_name, x_layout, transposed, configs, sms, entries, log):
@@ -118,7 +124,7 @@ def _measure_shape(m, n, k, dtype, prec, prec_name, x_layout, transposed, config
     a = torch.rand(m, k, device="cuda", dtype=tdt[dtype])
     b = torch.rand(k, n, device="cuda", dtype=tdt[dtype])
     if transposed:  # the large operand column-major
-        if n == 1:
+        if n < m:
             a = torch.rand(k, m, device="cuda", dtype=tdt[dtype]).t()
         else:
             b = torch.rand(n, k, device="cuda", dtype=tdt[dtype]).t()

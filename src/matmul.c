@@ -325,6 +325,15 @@ static tritium_status check_shape(tritium_dtype dtype, tritium_precision precisi
     return TRITIUM_SUCCESS;
 }
 
+/* This thread's last answers of the workspace query: a training loop asks for the same few
+ * shapes on every call (tritium.matmul does, each time), and an answer searches the tables
+ * of every arch for several layout classes, tens of microseconds of host time. The answer
+ * depends only on the arguments (and on a forced config, which bypasses the memo). */
+#define WS_MEMO 8
+static _Thread_local struct ws_memo { int used; tritium_dtype dtype; int prec; int64_t m, n, k; size_t bytes; }
+    ws_memo[WS_MEMO];
+static _Thread_local unsigned ws_memo_next;
+
 TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tritium_precision precision,
                                                          int64_t m, int64_t n, int64_t k, size_t *bytes) {
     tritium_clear_error();
@@ -333,8 +342,16 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
     if (s != TRITIUM_SUCCESS) return s;
     *bytes = 0;
     if (m == 0 || n == 0) return TRITIUM_SUCCESS;
+    int prec = dtype == TRITIUM_FLOAT32 ? (int)precision : 0;
+    for (int i = 0; i < WS_MEMO && !forced.path; ++i) {
+        const struct ws_memo *e = &ws_memo[i];
+        if (e->used && e->dtype == dtype && e->prec == prec && e->m == m && e->n == n && e->k == k) {
+            *bytes = e->bytes;
+            return TRITIUM_SUCCESS;
+        }
+    }
     /* the most that any device's table, and any layout, asks of this shape */
-    mm_problem p = {dtype, dtype == TRITIUM_FLOAT32 ? (int)precision : 0, m, n, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    mm_problem p = {dtype, prec, m, n, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     int archs[TRITIUM_MATMUL_TUNING_COUNT + 1], na = 0;
     archs[na++] = 0;
     for (int i = 0; i < TRITIUM_MATMUL_TUNING_USED; ++i) { /* each table's arch once */
@@ -354,6 +371,8 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
                 if (choose(NULL, &p, archs[i], SIZE_MAX, &pl) && pl.bytes > *bytes) *bytes = pl.bytes;
             }
         }
+    if (!forced.path)
+        ws_memo[ws_memo_next++ % WS_MEMO] = (struct ws_memo){1, dtype, prec, m, n, k, *bytes};
     return TRITIUM_SUCCESS;
 }
 

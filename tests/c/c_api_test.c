@@ -123,6 +123,33 @@ int main(void) {
                TRITIUM_SUCCESS, NULL, "matmul workspace of the largest shape");
         CHECK(hst < SIZE_MAX, "largest shape workspace %zu", hst);
     }
+    {   /* answers are remembered per thread (8 of them): twelve shapes asked three times over,
+         * the memo cycled through, give the same answers every time; a forced config's answer
+         * is its own, and the memo's comes back once it is lifted */
+        static const int64_t shapes[12][3] = {{8205, 5921, 2949}, {1, 8192, 8192}, {8192, 1, 8192}, {16, 8192, 8192},
+                                              {4096, 4096, 4096}, {1, 1, 65536}, {128, 8192, 8192}, {300, 17, 1031},
+                                              {1024, 1024, 65536}, {37, 21, 19}, {8192, 128, 8192}, {2, 3, 4}};
+        size_t first[12][2], again = 0, forced_ws = 0;
+        for (int round = 0; round < 3; ++round)
+            for (int i = 0; i < 12; ++i)
+                for (int prec = 0; prec < 2; ++prec) {
+                    size_t *out = round ? &again : &first[i][prec];
+                    expect(tritium_matmul_workspace_size(TRITIUM_FLOAT32, (tritium_precision)prec, shapes[i][0],
+                                                         shapes[i][1], shapes[i][2], out),
+                           TRITIUM_SUCCESS, NULL, "matmul workspace, repeated");
+                    if (round) CHECK(again == first[i][prec], "shape %d prec %d: %zu then %zu", i, prec,
+                                     first[i][prec], again);
+                }
+        const int32_t cfg[6] = {16, 128, 32, 8, 4, 3}; /* direct, unsplit: no workspace */
+        expect(tritium_matmul_force_config(1, cfg, 1), TRITIUM_SUCCESS, NULL, "force direct");
+        expect(tritium_matmul_workspace_size(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 37, 21, 19, &forced_ws),
+               TRITIUM_SUCCESS, NULL, "matmul workspace, forced");
+        expect(tritium_matmul_force_config(0, NULL, 1), TRITIUM_SUCCESS, NULL, "force config off");
+        CHECK(forced_ws == 0 && first[9][1] > 0, "forced direct workspace %zu (table's %zu)", forced_ws, first[9][1]);
+        expect(tritium_matmul_workspace_size(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 37, 21, 19, &again),
+               TRITIUM_SUCCESS, NULL, "matmul workspace, unforced");
+        CHECK(again == first[9][1], "after the forced config: %zu, before %zu", again, first[9][1]);
+    }
     /* zero-size problems succeed without touching the device */
     expect(tritium_matmul(TRITIUM_FLOAT32, TRITIUM_PRECISION_HIGH, 0, 4, 4, NULL, 4, 1, p, 4, 1, NULL, 4, 1, NULL, 0,
                           NULL),

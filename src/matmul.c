@@ -169,9 +169,8 @@ static int usable(const tritium_call *call, const mm_problem *p, int v, int path
         int r = find_simple(TRITIUM_K_MATMUL_REDUCE, p->dtype, -1, -1);
         if (r < 0 || tritium_select_image(r, call->arch, call->max_shared) < 0) return 0;
     }
-    /* the pack kernels: pack_mode's sides 0 and 1 (packed) or 2 (streamed), none (direct) */
+    /* the pack kernels: pack_mode's sides 0 and 1 (packed) or 2 (streamed), none (direct, gemv) */
     int first_side = path == PATH_STREAMED ? 2 : 0, end_side = path == PATH_PACKED ? 2 : path == PATH_STREAMED ? 3 : 0;
-    /* the direct and gemv paths pack nothing */
     for (int side = first_side; side < end_side; ++side)
         for (int src = 0; src < 3; ++src) {
             int pv = find_simple(TRITIUM_K_MATMUL_PACK, p->dtype, pack_mode(p, side), src);
@@ -489,9 +488,9 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
                                                           : TRITIUM_P_MATMUL_BLOCK_M, cfg);
     /* the output as the product kernel and the reduce see it: C, or for the streamed and gemv
      * paths R x S (the gemv reduce takes y as 1 x R: its partials are split x R) */
-    int streamed = pl.path == PATH_STREAMED || pl.path == PATH_GEMV;
-    int64_t om = streamed ? g.r : m, on = streamed ? g.s : n;
-    int64_t ocm = streamed ? g.scr : p.scm, ocn = streamed ? g.scs : p.scn;
+    int rs = pl.path == PATH_STREAMED || pl.path == PATH_GEMV;
+    int64_t om = rs ? g.r : m, on = rs ? g.s : n;
+    int64_t ocm = rs ? g.scr : p.scm, ocn = rs ? g.scs : p.scn;
     int64_t tiles = ((om + cfg[0] - 1) / cfg[0]) * ((on + cfg[1] - 1) / cfg[1]);
     if (tiles > INT32_MAX) {
         tritium_call_end(&call);
@@ -501,23 +500,23 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
     char *ws = (char *)workspace;
     CUdeviceptr c_ = (CUdeviceptr)c, part_ = (CUdeviceptr)(ws ? ws + pl.part_offset : NULL);
     int32_t m32 = (int32_t)m, n32 = (int32_t)n, chunk32 = (int32_t)pl.chunk, split32 = pl.split;
-    int32_t om32 = (int32_t)om, on32 = (int32_t)on;
+    int32_t om32 = (int32_t)om, on32 = (int32_t)on, k32 = (int32_t)k;
+    /* X's strides for the streamed and gemv kernels: the one XL makes a constexpr goes as 0 */
+    int64_t sxr = p.x_layout == 1 ? 0 : g.sxr, sxk = p.x_layout == 2 ? 0 : g.sxk;
+    CUdeviceptr x_ = (CUdeviceptr)x;
     if (pl.path == PATH_GEMV) {
         /* _matmul_gemv_kernel(x, v, y, partial, R, K, k_chunk, split, stride_xr, stride_xk, stride_v,
-         *                     stride_y); the stride XL makes a constexpr goes as 0 */
-        CUdeviceptr x_ = (CUdeviceptr)x, v_ = (CUdeviceptr)(g.swap ? a : b);
-        int32_t k32 = (int32_t)k;
-        int64_t sxr = p.x_layout == 1 ? 0 : g.sxr, sxk = p.x_layout == 2 ? 0 : g.sxk;
+         *                     stride_y) */
+        CUdeviceptr v_ = (CUdeviceptr)(g.swap ? a : b);
         void *args[] = {&x_, &v_, &c_, &part_, &om32, &k32, &chunk32, &split32, &sxr, &sxk, &g.ysc, &g.scr};
         s = tritium_launch(&call, pl.variant, (unsigned)tiles, (unsigned)pl.split, args, 12);
         om32 = 1, on32 = (int32_t)g.r, om = 1, on = g.r, ocm = 0, ocn = g.scr;
-    } else if (streamed) {
+    } else if (rs) {
         if (!(s = pack(&call, &p, pack_mode(&p, 2), g.s, g.ysr, g.ysc, g.swap ? a : b, ws, pl.kp))) {
             /* _matmul_streamed_kernel(x, y, c, partial, R, S, K, k_chunk, split, stride_xr, stride_xk, ldy,
-             *                         stride_cr, stride_cs); the stride XL makes a constexpr goes as 0 */
-            CUdeviceptr x_ = (CUdeviceptr)x, y_ = (CUdeviceptr)ws;
-            int32_t k32 = (int32_t)k;
-            int64_t sxr = p.x_layout == 1 ? 0 : g.sxr, sxk = p.x_layout == 2 ? 0 : g.sxk, ld = pl.kp;
+             *                         stride_cr, stride_cs) */
+            CUdeviceptr y_ = (CUdeviceptr)ws;
+            int64_t ld = pl.kp;
             void *args[] = {&x_, &y_, &c_, &part_, &om32, &on32, &k32, &chunk32, &split32, &sxr, &sxk, &ld,
                             &g.scr, &g.scs};
             s = tritium_launch(&call, pl.variant, (unsigned)tiles, (unsigned)pl.split, args, 14);
@@ -537,7 +536,6 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
         /* _matmul_kernel(a, b, c, partial, M, N, K, k_chunk, split, stride_am, stride_ak, stride_bk, stride_bn,
          *                stride_cm, stride_cn) */
         CUdeviceptr a_ = (CUdeviceptr)a, b_ = (CUdeviceptr)b;
-        int32_t k32 = (int32_t)k;
         void *args[] = {&a_, &b_, &c_, &part_, &m32, &n32, &k32, &chunk32, &split32,
                         &p.sam, &p.sak, &p.sbk, &p.sbn, &p.scm, &p.scn};
         s = tritium_launch(&call, pl.variant, (unsigned)tiles, (unsigned)pl.split, args, 15);

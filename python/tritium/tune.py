@@ -10,7 +10,8 @@ For every shape of the set (square, the seed shape, skinny M and N from 1 to 256
 and every dtype/precision, each config the build ships for this device is timed (CUDA
 events, median of back-to-back batches) on each path with K splits (the gemv path on
 M = 1 and N = 1 only), and the table keeps the fastest, plus the fastest that needs no
-workspace (the runtime's choice when the caller gives too little). --shapes measures those
+workspace (the runtime's choice when the caller gives too little). Skinny shapes are
+measured twice, with the large operand row- and column-major (an entry's x_layout). --shapes measures those
 shapes instead; with --merge their entries replace the same shapes' in the existing table
 (the other entries and notes stay). Rebuild to ship the table.
 
@@ -77,13 +78,8 @@ def _time_ms(fn, reps=7, min_ms=20.0):
     for _ in range(calls):
         fn()
     host_ms = (time.perf_counter() - t0) * 1e3
-    torch.cuda._sleep(1000)
-    torch.cuda.synchronize()
-    s.record()
-    torch.cuda._sleep(1_000_000)
-    e.record()
-    e.synchronize()
-    cycles_per_ms = 1_000_000 / max(s.elapsed_time(e), 1e-3)
+    from .bench import _cycles_per_us
+    cycles_per_ms = 1e3 * _cycles_per_us()
     out = []
     for _ in range(reps):
         torch.cuda._sleep(int(min(2 * host_ms + 0.05, 100.0) * cycles_per_ms))

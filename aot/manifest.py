@@ -376,6 +376,7 @@ MATMUL_STREAMED_CONFIGS = {
 # layout, so they are left out rather than trusted. mma.sync (sm_80/86/89/120) has no
 # asynchronous register operand and keeps them.
 MATMUL_STREAMED_LAYOUTS = ((0, False), (1, False), (1, True), (2, False), (2, True))
+MATMUL_GEMV_LAYOUTS = MATMUL_STREAMED_LAYOUTS  # the same X, read in place
 # The matrix-vector path (M = 1 or N = 1; _matmul_gemv_kernel): (BLOCK_M, BLOCK_K, warps)
 # by which of X's strides is 1, for the tuning table to choose from with a K split. Measured
 # on an H200 (JIT, device time with inputs past L2, against cuBLAS in the same run, fp32
@@ -397,7 +398,6 @@ MATMUL_STREAMED_LAYOUTS = ((0, False), (1, False), (1, True), (2, False), (2, Tr
 # 4090 resource check rejects; aligned they take 96-250 registers and none.
 MATMUL_GEMV_CONFIGS = {2: ((4, 1024, 8, False), (4, 512, 4, False), (1, 1024, 4, False)),
                        1: ((512, 8, 4, False), (1024, 8, 8, False), (64, 64, 4, True), (256, 64, 8, True))}
-MATMUL_GEMV_LAYOUTS = ((0, False), (1, False), (1, True), (2, False), (2, True))
 # pack tiles by source layout (SRC: 0 general, 1 rows contiguous, 2 columns contiguous): a
 # row-major source is read along its rows, a transposed one through a 64 x 64 tile that
 # the compiler transposes in shared memory

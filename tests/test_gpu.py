@@ -449,13 +449,10 @@ def _forced_config_native(path, prec, tile, a, b):
     x_aligned = (xl != 0 and x.data_ptr() % 16 == 0 and r % 16 == 0 and k % 16 == 0
                  and (sxk if xl == 1 else sxr) % 16 == 0)
     kernel = manifest.MATMUL_GEMV if gemv else manifest.MATMUL_STREAMED
-    return any(v.kernel is kernel and v.dtype == a_dtype_name(a) and v.params[0] == prec
+    dt = next(name for name, t in _TORCH_DT.items() if t == a.dtype)
+    return any(v.kernel is kernel and v.dtype == dt and v.params[0] == prec
                and v.params[1] in ((xl,) if gemv else (xl, 0)) and manifest.matmul_config(v)[3] == tuple(tile)
                and (not gemv or not v.aligned or x_aligned) and v.for_arch(_test_arch()) for v in _MATMUL_VARIANTS)
-
-
-def a_dtype_name(a):
-    return {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}[a.dtype]
 
 
 _TORCH_DT = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}

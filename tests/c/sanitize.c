@@ -13,9 +13,10 @@
  * (tritium_matmul_force_config) with K unsplit and cut in three, on operands of its layout
  * class (the direct ones: A and B each row-major, column-major or strided); the packed
  * ones with A and B row-major, column-major and strided in turn, which reaches every pack
- * variant; the streamed ones in both orientations (skinny M and skinny
- * N), the operand read in place in the variant's layout, the packed one rotating through
- * the pack variants; the gemv ones in both orientations (M = 1, N = 1), likewise; the splits reach the reduce kernel. Also a few table-chosen calls (k = 0, m = 1, ...).
+ * variant; the streamed and gemv ones in both orientations (skinny M and skinny N; M = 1
+ * and N = 1), the operand read in place in the variant's layout, the streamed ones' packed
+ * operand rotating through the pack variants; the splits reach the reduce kernel. Also a
+ * few table-chosen calls (k = 0, m = 1, ...).
  * Triplet: every dtype and norm (p = 2, 1, inf, 1.5), rows aligned and not, with D picking
  * each BLOCK_D, 37 rows (a partial row block), then mean and sum (the one-program and the
  * reduce-kernel paths), and few long rows for the split path at each finish BLOCK_S.
@@ -70,28 +71,19 @@ static void run_matmul_variants(uint64_t *rng) {
             c.m = v->config[0] + (aligned && v->a_k1 == 2 ? 16 : 3); /* a column-major A is read along M */
             c.nc = v->config[1] + (aligned ? 16 : 5);
             c.k = 2 * v->config[2] + (aligned ? 16 : 7); /* three K blocks, the last partial */
-            if (v->path == 3) {
+            if (v->path == 3 || v->path == 4) {
                 /* X, the large side, read in place: B^T when M < N (swap), else A; R = the
-                 * large side, a multiple of 16 when aligned, else ragged; S < R, ragged */
+                 * large side past the tile, a multiple of 16 when aligned, else ragged; S < R,
+                 * ragged for the streamed ones, 1 for the gemv ones (M = 1 or N = 1) */
                 int swap = (i + split / 2) % 2 == 0;
-                int64_t big = (v->config[0] > v->config[1] ? v->config[0] : v->config[1]) + (aligned ? 16 : 5);
-                int64_t small = v->config[1] + 3;
+                int64_t big = v->path == 4
+                                  ? (aligned ? (v->config[0] + 31) / 16 * 16 : v->config[0] + 5)
+                                  : (v->config[0] > v->config[1] ? v->config[0] : v->config[1]) + (aligned ? 16 : 5);
+                int64_t small = v->path == 4 ? 1 : v->config[1] + 3;
                 int x_layout = v->xl == 0 ? LAYOUT_STRIDED : (v->xl == 1) == swap ? LAYOUT_ROW : LAYOUT_COL;
                 int y_layout = ab[(i + split / 2) % 3];
                 c.m = swap ? small : big;
                 c.nc = swap ? big : small;
-                c.la = swap ? y_layout : x_layout;
-                c.lb = swap ? x_layout : y_layout;
-                c.lc = split == 1 ? LAYOUT_ROW : LAYOUT_COL;
-            } else if (v->path == 4) {
-                /* X read in place as the streamed one, times a vector: M = 1 (X = B^T) or N = 1
-                 * (X = A); R past the tile, a multiple of 16 when aligned, else ragged */
-                int swap = (i + split / 2) % 2 == 0;
-                int64_t big = aligned ? (v->config[0] + 31) / 16 * 16 : v->config[0] + 5;
-                int x_layout = v->xl == 0 ? LAYOUT_STRIDED : (v->xl == 1) == swap ? LAYOUT_ROW : LAYOUT_COL;
-                int y_layout = ab[(i + split / 2) % 3];
-                c.m = swap ? 1 : big;
-                c.nc = swap ? big : 1;
                 c.la = swap ? y_layout : x_layout;
                 c.lb = swap ? x_layout : y_layout;
                 c.lc = split == 1 ? LAYOUT_ROW : LAYOUT_COL;

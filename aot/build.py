@@ -62,8 +62,10 @@ def _load_kernel(kernel):
 
 def cache_key(variant, arch, triton_version):
     h = hashlib.sha256()
+    # the constexpr values with the arch's PDL: a kernel's pdl flag changes its images
+    # without changing its ident
     for part in (_source_text(variant.kernel), variant.ident, repr(variant.signature()),
-                 repr(variant.attrs()), str(arch), triton_version):
+                 repr(variant.constexprs(arch)), repr(variant.attrs()), str(arch), triton_version):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:32]

@@ -200,16 +200,16 @@ MATMUL_STREAMED = Kernel(
 )
 
 # M = 1 or N = 1 (any dtype): X (R x K) read in place, v and y through their strides; the
-# partials (split > 1) are workspace. Aligned as the streamed kernel's X
+# partials (split > 1) are workspace. Aligned as the streamed kernel's X, and v 16-byte
+# aligned with a unit stride (V1 = 1, the runtime's gemv_variant checks both)
 MATMUL_GEMV = Kernel(
     name="matmul_gemv", module="tritium.kernels.matmul", function="_matmul_gemv_kernel",
     args=(("x_ptr", "*T"), ("v_ptr", "*T"), ("y_ptr", "*T"), ("partial_ptr", "*fp32"),
           ("R", "i32"), ("K", "i32"), ("k_chunk", "i32"), ("split", "i32"),
           ("stride_xr", "i64"), ("stride_xk", "i64"), ("stride_v", "i64"), ("stride_y", "i64")),
-    params=("PRECISION", "XL", "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"),
+    params=("PRECISION", "XL", "V1", "STAGES", "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"),
     always_aligned=("partial_ptr", "k_chunk"),
-    aligned_args=("x_ptr", "R", "K", "stride_xr", "stride_xk"),
-    pdl=False,  # see pdl()
+    aligned_args=("x_ptr", "v_ptr", "R", "K", "stride_xr", "stride_xk"),
 )
 
 MATMUL_REDUCE = Kernel(
@@ -217,7 +217,6 @@ MATMUL_REDUCE = Kernel(
     args=(("partial_ptr", "*fp32"), ("c_ptr", "*T"), ("M", "i32"), ("N", "i32"), ("split", "i32"),
           ("stride_cm", "i64"), ("stride_cn", "i64")),
     params=("BLOCK_M", "BLOCK_N"),
-    pdl=False,  # see pdl()
 )
 
 KERNELS = (TRIPLET_FWD, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, MATMUL, MATMUL_PACK, MATMUL_PACKED,
@@ -398,6 +397,15 @@ MATMUL_GEMV_LAYOUTS = MATMUL_STREAMED_LAYOUTS  # the same X, read in place
 # 4090 resource check rejects; aligned they take 96-250 registers and none.
 MATMUL_GEMV_CONFIGS = {2: ((4, 1024, 8, False), (4, 512, 4, False), (1, 1024, 4, False)),
                        1: ((512, 8, 4, False), (1024, 8, 8, False), (64, 64, 4, True), (256, 64, 8, True))}
+# Pipelined fp32 tiles (BLOCK_M, BLOCK_K, warps, STAGES) for X's rows contiguous, aligned only
+# (the asynchronous copies move 16-byte pieces). Measured on an H200 (JIT, device time with
+# inputs past L2, the best split of each, against torch.mv in the same run): 1 x 4096 x 4096
+# 64 x 64 at 3 stages 20.7 us where the best unpipelined tile took 26.2 (torch 18.9); 4096 x
+# 8192 35.2 against 44.5 (33.7); 8192 x 8192 63.8 against 77.7 (64.7); 128 x 32 at 3
+# stages within 10 % of it. 3 stages of either take 48 KB of shared memory. fp16/bf16
+# gained nothing from the same pipelining (64 x 64: 15.7 us unpipelined, 16.8 at 2 and 3
+# stages at 1 x 4096 x 4096), so they have none.
+MATMUL_GEMV_PIPELINED = {1: ((64, 64, 4, 3), (128, 32, 4, 3))}
 # pack tiles by source layout (SRC: 0 general, 1 rows contiguous, 2 columns contiguous): a
 # row-major source is read along its rows, a transposed one through a 64 x 64 tile that
 # the compiler transposes in shared memory
@@ -473,10 +481,13 @@ def matmul_variants():
                                            stages, archs))
         for precision in ((0, 1) if dtype == "f32" else (0,)):
             for xl, aligned in MATMUL_GEMV_LAYOUTS:
-                for bm, bk, warps, aligned_only in MATMUL_GEMV_CONFIGS[1 if xl == 1 else 2]:
-                    if aligned_only and not aligned:
-                        continue
-                    out.append(Variant(MATMUL_GEMV, dtype, aligned, (precision, xl, bm, 1, bk, 1), warps, 1))
+                tiles = [(bm, bk, warps, 1) for bm, bk, warps, aligned_only in MATMUL_GEMV_CONFIGS[1 if xl == 1 else 2]
+                         if aligned or not aligned_only]
+                if dtype == "f32" and aligned:
+                    tiles += MATMUL_GEMV_PIPELINED.get(xl, ())
+                for bm, bk, warps, stages in tiles:  # V1 (v's unit stride) comes with the alignment
+                    out.append(Variant(MATMUL_GEMV, dtype, aligned, (precision, xl, int(aligned), stages, bm, 1, bk, 1),
+                                       warps, stages))
         for mode in ((1, 2, 3, 4) if dtype == "f32" else (0,)):
             for src, (br, bc) in MATMUL_PACK_TILES.items():
                 out.append(Variant(MATMUL_PACK, dtype, True, (mode, src, br, bc), 4))

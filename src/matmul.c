@@ -21,6 +21,7 @@ typedef struct mm_problem {
     int layout;                    /* the direct kernel's class (layout_a, layout_b, layout_aligned) */
     int c_layout;                  /* C alone (the packed kernel's): 0 general strides, 1 unit, 2 unit + aligned */
     int x_layout, x_aligned;       /* the streamed and gemv kernels' X: its XL, and whether aligned variants fit */
+    int v_unit;                    /* the gemv kernel's v: 16-byte aligned, unit stride (its aligned variants' V1) */
 } mm_problem;
 
 /* The streamed path's operands: X (R x K) read in place, Y (S rows of K) packed, C seen as
@@ -179,6 +180,13 @@ static int usable(const tritium_call *call, const mm_problem *p, int v, int path
     return 1;
 }
 
+/* Whether variant v on `path` with this split can run the call within ws_bytes of
+ * workspace; fills the plan if so. */
+static int fits(const tritium_call *call, const mm_problem *p, int v, int path, int split, size_t ws_bytes,
+                mm_plan *pl) {
+    return usable(call, p, v, path, split) && plan_sizes(p, v, path, split, pl) && pl->bytes <= ws_bytes;
+}
+
 /* The tile config (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, warps, stages) of a matmul variant
  * whose four tile params start at slot first_tile_param. */
 static void variant_config(int v, int first_tile_param, int32_t cfg[6]) {
@@ -199,14 +207,33 @@ static int streamed_variant(const mm_problem *p, const int32_t cfg[6]) {
     return v;
 }
 
-/* The gemv variant of config cfg for this problem's X: its XL, aligned where the call
- * allows, else unaligned. -1 if the build has none (each XL has its own tiles, general
- * strides those of XL 2; aot/manifest.py, MATMUL_GEMV_CONFIGS) or the shape is no gemv. */
+/* The gemv variant of config cfg for this problem's X: its XL, aligned (X and v: V1) where
+ * the call allows, else unaligned. -1 if the build has none (each XL has its own tiles,
+ * general strides those of XL 2, the pipelined ones aligned only; aot/manifest.py,
+ * MATMUL_GEMV_CONFIGS) or the shape is no gemv. */
 static int gemv_variant(const mm_problem *p, const int32_t cfg[6]) {
     if (!is_gemv(p)) return -1;
-    int32_t lead[2] = {p->prec, p->x_layout};
-    int v = p->x_aligned ? find_variant(TRITIUM_K_MATMUL_GEMV, p, 1, lead, 2, cfg) : -1;
-    return v >= 0 ? v : find_variant(TRITIUM_K_MATMUL_GEMV, p, 0, lead, 2, cfg);
+    int32_t lead[4] = {p->prec, p->x_layout, 1, cfg[5]}; /* PRECISION, XL, V1, STAGES */
+    int v = p->x_aligned && p->v_unit ? find_variant(TRITIUM_K_MATMUL_GEMV, p, 1, lead, 4, cfg) : -1;
+    lead[2] = 0;
+    return v >= 0 ? v : find_variant(TRITIUM_K_MATMUL_GEMV, p, 0, lead, 4, cfg);
+}
+
+/* The K split of a gemv call served by table entry t with variant v. An entry that splits
+ * K does so to fill the GPU with programs: its number of programs (R tiles times split) is
+ * kept, spread over the call's R tiles, since the same split at a smaller R leaves SMs idle
+ * (H200, fp32, N = 1 of a 4096 x 8192 A with its rows contiguous: the 8192 x 8192 entry's
+ * split of 4, 256 programs, took 42.8 us, split 8 40.0). An entry of split 1 stays 1:
+ * there a split was slower than the tiles alone (a second launch and the partials; bf16,
+ * N = 1 of a row-major 4096 x 8192 A: 20.1 us unsplit, 22.4 split 2). plan_sizes clamps
+ * the split to the K steps. */
+static int gemv_split(const mm_problem *p, int v, const tritium_matmul_tuning *t) {
+    if (t->split <= 1) return 1;
+    int64_t bm = tritium_variants[v].params[TRITIUM_P_MATMUL_GEMV_BLOCK_M];
+    int64_t tr = t->m > t->n ? t->m : t->n, r = p->m > p->n ? p->m : p->n;
+    int64_t programs = (tr + bm - 1) / bm * t->split, tiles = (r + bm - 1) / bm;
+    int64_t s = tiles > 0 ? (programs + tiles - 1) / tiles : 1;
+    return (int)(s < 1 ? 1 : s > 65535 ? 65535 : s);
 }
 
 /* Where the table's streamed config has no variant for the call's X layout on this device
@@ -281,9 +308,12 @@ static int choose(const tritium_call *call, const mm_problem *p, int arch, size_
         } else {
             v = t->variant[t->path == PATH_PACKED ? p->c_layout : p->layout];
         }
-        if (v < 0 || !usable(call, p, v, t->path, t->split)) continue;
+        if (v < 0) continue;
+        /* a gemv entry's split scaled to the call, else (no workspace for that) its own */
         mm_plan pl;
-        if (!plan_sizes(p, v, t->path, t->split, &pl) || pl.bytes > ws_bytes) continue;
+        if (!(t->path == PATH_GEMV && fits(call, p, v, t->path, gemv_split(p, v, t), ws_bytes, &pl)) &&
+            !fits(call, p, v, t->path, t->split, ws_bytes, &pl))
+            continue;
         /* a gemv entry is as near as its R x K (M = 1 and N = 1 are the same product) */
         int gemv = t->path == PATH_GEMV;
         double tm = gemv ? (t->m > t->n ? t->m : t->n) : t->m, tn = gemv ? 1 : t->n;
@@ -350,7 +380,7 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
         }
     }
     /* the most that any device's table, and any layout, asks of this shape */
-    mm_problem p = {dtype, prec, m, n, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    mm_problem p = {dtype, prec, m, n, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     int archs[TRITIUM_MATMUL_TUNING_COUNT + 1], na = 0;
     archs[na++] = 0;
     for (int i = 0; i < TRITIUM_MATMUL_TUNING_USED; ++i) { /* each table's arch once */
@@ -366,6 +396,7 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
             p.c_layout = p.layout;
             for (p.x_layout = 0; p.x_layout < 3; ++p.x_layout) { /* a streamed config may lack some XL */
                 p.x_aligned = p.x_layout != 0;
+                p.v_unit = 1;
                 mm_plan pl;
                 if (choose(NULL, &p, archs[i], SIZE_MAX, &pl) && pl.bytes > *bytes) *bytes = pl.bytes;
             }
@@ -449,7 +480,7 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
 
     mm_problem p = {dtype, dtype == TRITIUM_FLOAT32 ? (int)precision : 0, m, n, k,
                     m > 1 ? stride_am : 0, k > 1 ? stride_ak : 1, k > 1 ? stride_bk : 0, n > 1 ? stride_bn : 1,
-                    m > 1 ? stride_cm : 0, n > 1 ? stride_cn : 1, 0, 0, 0, 0};
+                    m > 1 ? stride_cm : 0, n > 1 ? stride_cn : 1, 0, 0, 0, 0, 0};
     /* aligned: what the aligned variants promise the compiler (16-divisible) holds */
     int c_aligned = (uintptr_t)c % 16 == 0 && p.scm % 16 == 0 && n % 16 == 0;
     p.c_layout = p.scn != 1 ? 0 : c_aligned ? 2 : 1;
@@ -464,6 +495,7 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
     p.x_layout = g.sxr == 1 ? 1 : g.sxk == 1 ? 2 : 0;
     int64_t x_other = p.x_layout == 1 ? g.sxk : g.sxr; /* the stride that stays an argument */
     p.x_aligned = p.x_layout && (uintptr_t)x % 16 == 0 && g.r % 16 == 0 && k % 16 == 0 && x_other % 16 == 0;
+    p.v_unit = (uintptr_t)(g.swap ? a : b) % 16 == 0 && g.ysc == 1; /* the gemv path's v: Y's one row */
 
     tritium_call call;
     if ((s = tritium_call_begin(&call, stream, k > 0 ? a : c))) return s;

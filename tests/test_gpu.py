@@ -444,10 +444,12 @@ def _forced_config_native(path, prec, tile, a, b):
     swap = m < n or (m == n and sak != 1)
     sxr, sxk = (b.stride(1) if n > 1 else 1, b.stride(0) if k > 1 else 0) if swap else (a.stride(0) if m > 1 else 0, sak)
     xl = 1 if sxr == 1 else 2 if sxk == 1 else 0
-    # some gemv tiles are built aligned only: X's pointer, R, K and its other stride 16-divisible
+    # some gemv tiles are built aligned only: X's pointer, R, K and its other stride 16-divisible,
+    # v's pointer too, and v's stride 1 (V1)
     x, r = (b, n) if swap else (a, m)
+    v, sv = (a, sak) if swap else (b, b.stride(0) if k > 1 else 1)
     x_aligned = (xl != 0 and x.data_ptr() % 16 == 0 and r % 16 == 0 and k % 16 == 0
-                 and (sxk if xl == 1 else sxr) % 16 == 0)
+                 and (sxk if xl == 1 else sxr) % 16 == 0 and (not gemv or (v.data_ptr() % 16 == 0 and sv == 1)))
     kernel = manifest.MATMUL_GEMV if gemv else manifest.MATMUL_STREAMED
     dt = next(name for name, t in _TORCH_DT.items() if t == a.dtype)
     return any(v.kernel is kernel and v.dtype == dt and v.params[0] == prec

@@ -627,7 +627,8 @@ def streamed_launch(a, b, c, *, precision=1, split=1, block=(16, 16, 16), group_
 def gemv_launch(a, b, c, *, precision=0, split=1, block=(16, 16)):
     """The gemv path as the runtime runs it (M = 1 or N = 1): X read in place (B^T when
     M < N, else A), v the other operand's one row or column, y C's one row or column;
-    then, split > 1, the reduce taking y as 1 x R."""
+    then, split > 1, the reduce taking y as 1 x R. V1 where v's stride is 1, as the aligned
+    variants take it (the interpreter runs the pipelined loop, STAGES > 1, as a plain one)."""
     M, K = a.shape
     N = b.shape[1]
     sak = a.stride(1) if K > 1 else 1
@@ -642,7 +643,8 @@ def gemv_launch(a, b, c, *, precision=0, split=1, block=(16, 16)):
     part = torch.full((split * R if split > 1 else 1,), float("nan"))
     _matmul_gemv_kernel[(triton.cdiv(R, bm), split)](
         x, v, c, part, R, K, chunk, split, 0 if xl == 1 else sxr, 0 if xl == 2 else sxk, sv, sy,
-        PRECISION=precision, XL=xl, BLOCK_M=bm, BLOCK_N=1, BLOCK_K=bk, GROUP_M=1)
+        PRECISION=precision, XL=xl, V1=int(sv == 1), STAGES=3 if split > 1 else 1, BLOCK_M=bm, BLOCK_N=1,
+        BLOCK_K=bk, GROUP_M=1)
     if split > 1:
         _matmul_reduce_kernel[(1, triton.cdiv(R, 32))](part, c, 1, R, split, 0, sy, BLOCK_M=16, BLOCK_N=32)
     return xl

@@ -8,9 +8,12 @@ precision and alignment.
 
 For every shape of the set (square, the seed shape, skinny M and N from 1 to 256, long K)
 and every dtype/precision, each config the build ships for this device is timed (CUDA
-events, median of back-to-back batches) on each path with K splits (the gemv path on
+events, median of back-to-back batches, the calls rotating over operand sets of 3x L2 in
+all, as the bench reads them) on each path with K splits (the gemv path on
 M = 1 and N = 1 only), and the table keeps the fastest, plus the fastest that needs no
-workspace (the runtime's choice when the caller gives too little). Skinny shapes are
+workspace (the runtime's choice when the caller gives too little). A gemv entry's K
+split is scaled at run time to the call's R, keeping the entry's number of programs
+(src/matmul.c, gemv_split). Skinny shapes are
 measured twice, with the large operand row- and column-major (an entry's x_layout). --shapes measures those
 shapes instead; with --merge their entries replace the same shapes' in the existing table
 (the other entries and notes stay). Rebuild to ship the table.
@@ -34,10 +37,13 @@ SHAPES = [(1024, 1024, 1024), (4096, 4096, 4096), (8192, 8192, 8192), (8205, 592
           (1, 8192, 8192), (16, 8192, 8192), (64, 8192, 8192), (128, 8192, 8192), (256, 8192, 8192),
           (8192, 16, 8192), (8192, 128, 8192), (1024, 1024, 65536), (256, 256, 16384), (2048, 2048, 512),
           # matrix-vector products: M = 1 reads B^T with its rows contiguous, N = 1 reads A along K
-          (8192, 1, 8192), (1, 1024, 1024), (1024, 1, 1024), (1, 1, 65536)]
+          (8192, 1, 8192), (1, 1024, 1024), (1024, 1, 1024), (1, 1, 65536), (1, 4096, 4096), (4096, 1, 8192)]
 QUICK = [(4096, 4096, 4096), (8205, 5921, 2949), (16, 8192, 8192), (1024, 1024, 65536)]
 FAMILIES = {"f32": (("f32", "high"), ("f32", "highest")), "bf16": (("bf16", "native"),), "f16": (("f16", "native"),)}
 SPLITS = (1, 2, 4, 8, 16)
+# the gemv path's: its programs are small (one tile of X per K step) and few K steps each
+# is what a small product wants (a dot product of 65536: 64 programs of one step)
+GEMV_SPLITS = SPLITS + (32, 64)
 PATH_IDS = {"direct": 1, "packed": 2, "streamed": 3, "gemv": 4}  # tritium_matmul_force_config's path
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "aot" / "tuning"
 
@@ -115,15 +121,22 @@ def _measure_shape(m, n, k, dtype, prec, prec_name, x_layout, transposed, config
     import torch
     from ._lib import ffi, lib
     from . import _torch
+    from .bench import input_sets
     tdt = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
     aligned = (m, n, k) != (8205, 5921, 2949)
-    a = torch.rand(m, k, device="cuda", dtype=tdt[dtype])
-    b = torch.rand(k, n, device="cuda", dtype=tdt[dtype])
-    if transposed:  # the large operand column-major
-        if n < m:
-            a = torch.rand(k, m, device="cuda", dtype=tdt[dtype]).t()
-        else:
-            b = torch.rand(n, k, device="cuda", dtype=tdt[dtype]).t()
+
+    def make():
+        a = torch.rand(m, k, device="cuda", dtype=tdt[dtype])
+        b = torch.rand(k, n, device="cuda", dtype=tdt[dtype])
+        if transposed:  # the large operand column-major
+            if n < m:
+                a = torch.rand(k, m, device="cuda", dtype=tdt[dtype]).t()
+            else:
+                b = torch.rand(n, k, device="cuda", dtype=tdt[dtype]).t()
+        return a, b
+    # operands past L2, as the bench reads them: calls rotate over sets of 3x L2 in all
+    sets = input_sets(make, (m * k + k * n) * torch.tensor([], dtype=tdt[dtype]).element_size())
+    turn = [0]
     c = torch.empty(m, n, device="cuda", dtype=tdt[dtype])
     results = []
     for path, cdt, cprec, cfg in configs:
@@ -135,16 +148,21 @@ def _measure_shape(m, n, k, dtype, prec, prec_name, x_layout, transposed, config
         # R x S (R the large side: C^T when M is the skinny one)
         r, s_ = (max(m, n), min(m, n)) if path in ("streamed", "gemv") else (m, n)
         tiles = -(-r // cfg[0]) * -(-s_ // cfg[1])
-        splits = [s for s in SPLITS if s == 1 or (tiles * s <= 4 * sms and k // s >= 4 * cfg[2])]
+        if path == "gemv":  # down to one K step per program
+            splits = [s for s in GEMV_SPLITS if s == 1 or (tiles * s <= 16 * sms and k // s >= cfg[2])]
+        else:
+            splits = [s for s in SPLITS if s == 1 or (tiles * s <= 4 * sms and k // s >= 4 * cfg[2])]
         for split in splits:
             cbuf = ffi.new("int32_t[6]", list(cfg))
             lib.tritium_matmul_force_config(PATH_IDS[path], cbuf, split)
             try:
                 need = ffi.new("size_t *")
                 lib.tritium_matmul_workspace_size(_torch.DTYPES[tdt[dtype]], prec, m, n, k, need)
-                ws, ws_bytes, keep = _torch.workspace(need[0], a.device)
+                ws, ws_bytes, keep = _torch.workspace(need[0], c.device)
 
                 def call():
+                    a, b = sets[turn[0] % len(sets)]
+                    turn[0] += 1
                     return lib.tritium_matmul(_torch.DTYPES[tdt[dtype]], prec, m, n, k,
                                               _torch.ptr(a), a.stride(0), a.stride(1),
                                               _torch.ptr(b), b.stride(0), b.stride(1),
@@ -156,7 +174,7 @@ def _measure_shape(m, n, k, dtype, prec, prec_name, x_layout, transposed, config
             finally:
                 lib.tritium_matmul_force_config(0, ffi.NULL, 1)
             results.append((ms, path, cfg, split, need[0]))
-    a = b = c = None  # freed before the next shape
+    sets = c = None  # freed before the next shape
     torch.cuda.empty_cache()
     if not results:
         return
@@ -219,7 +237,7 @@ def merge(table, entries, shapes, dtypes, device, date, command):
     table["entries"] = kept[:at] + entries + kept[at:]
     table["notes"] = list(table.get("notes", [])) + [
         f"{date}: {command} on {device}: {len(entries)} entries for {', '.join('x'.join(map(str, s)) for s in shapes)} "
-        f"({', '.join(dtypes)}) measured and merged, the rest kept."]
+        f"({', '.join(dtypes)}) measured (operands rotated past L2) and merged, the rest kept."]
     return table
 
 
@@ -316,8 +334,9 @@ def main(argv=None, prog=None):
         else:
             table = {"arch": arch, "source": "measured", "device": device, "date": now, "triton": triton.__version__,
                      "torch": torch.__version__, "command": command,
-                     "notes": ["ms: median of CUDA-event timed batches on uniform [0, 1) inputs; per shape the "
-                               "fastest and, where that needs workspace, the fastest that needs none."],
+                     "notes": ["ms: median of CUDA-event timed batches on uniform [0, 1) inputs, the calls "
+                               "rotating over operand sets of 3x L2 in all; per shape the fastest and, where that "
+                               "needs workspace, the fastest that needs none."],
                      "entries": entries}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(dumps(table))

@@ -82,6 +82,8 @@ static void run_matmul_variants(uint64_t *rng) {
                 int64_t small = v->path == 4 ? 1 : v->config[1] + 3;
                 int x_layout = v->xl == 0 ? LAYOUT_STRIDED : (v->xl == 1) == swap ? LAYOUT_ROW : LAYOUT_COL;
                 int y_layout = ab[(i + split / 2) % 3];
+                if (v->path == 4 && aligned && y_layout == LAYOUT_STRIDED)
+                    y_layout = LAYOUT_ROW; /* an aligned gemv variant takes v with a unit stride (V1) */
                 c.m = swap ? small : big;
                 c.nc = swap ? big : small;
                 c.la = swap ? y_layout : x_layout;

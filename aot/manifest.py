@@ -216,7 +216,8 @@ MATMUL_REDUCE = Kernel(
     name="matmul_reduce", module="tritium.kernels.matmul", function="_matmul_reduce_kernel",
     args=(("partial_ptr", "*fp32"), ("c_ptr", "*T"), ("M", "i32"), ("N", "i32"), ("split", "i32"),
           ("stride_cm", "i64"), ("stride_cn", "i64")),
-    params=("BLOCK_M", "BLOCK_N"),
+    params=("BLOCK_M", "BLOCK_N", "STAGES"),
+    always_aligned=("partial_ptr",),  # workspace, 256-byte aligned
 )
 
 KERNELS = (TRIPLET_FWD, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, MATMUL, MATMUL_PACK, MATMUL_PACKED,
@@ -410,7 +411,12 @@ MATMUL_GEMV_PIPELINED = {1: ((64, 64, 4, 3), (128, 32, 4, 3))}
 # row-major source is read along its rows, a transposed one through a 64 x 64 tile that
 # the compiler transposes in shared memory
 MATMUL_PACK_TILES = {0: (16, 256), 1: (64, 64), 2: (16, 256)}
-MATMUL_REDUCE_TILE = (32, 128)
+# (BLOCK_M, BLOCK_N, STAGES) of the split reduce: a tile of C, and for the gemv path (y as
+# 1 x R) a row (src/matmul.c, reduce_variant: BLOCK_M 1 or not). Only the row's loop is
+# pipelined: a gemv's reduce is a few programs, each otherwise waiting out its splits' loads
+# one by one, where C's tiles are many programs (and pipelined, the 16-bit ones need an
+# 8-byte stack frame on sm_89).
+MATMUL_REDUCE_TILES = ((32, 128, 1), (1, 1024, 4))
 # Layout classes (src/matmul.c's mm_problem.layout), (A_K1, B_N1, aligned) of the direct
 # kernel: general strides, then each of A row- or column-major times B row- or
 # column-major (C row-major), unaligned and aligned. Classes 0-2 also name the packed
@@ -491,7 +497,8 @@ def matmul_variants():
         for mode in ((1, 2, 3, 4) if dtype == "f32" else (0,)):
             for src, (br, bc) in MATMUL_PACK_TILES.items():
                 out.append(Variant(MATMUL_PACK, dtype, True, (mode, src, br, bc), 4))
-        out.append(Variant(MATMUL_REDUCE, dtype, False, MATMUL_REDUCE_TILE, 4))
+        for bm, bn, stages in MATMUL_REDUCE_TILES:
+            out.append(Variant(MATMUL_REDUCE, dtype, False, (bm, bn, stages), 4, stages))
     return out
 
 

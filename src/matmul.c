@@ -161,13 +161,23 @@ static int pack_mode(const mm_problem *p, int side) {
     return p->prec == 1 ? PACK_TF32 : side ? PACK_3X_B : PACK_3X_A;
 }
 
+/* The split reduce's variant: the row tile (BLOCK_M 1) for the gemv path's y, taken as
+ * 1 x R, else the tile of C (aot/manifest.py, MATMUL_REDUCE_TILES). -1 if none. */
+static int reduce_variant(tritium_dtype dtype, int gemv) {
+    int first = tritium_kernel_first[TRITIUM_K_MATMUL_REDUCE], end = first + tritium_kernel_count[TRITIUM_K_MATMUL_REDUCE];
+    for (int i = first; i < end; ++i)
+        if (tritium_variants[i].dtype == dtype && (tritium_variants[i].params[TRITIUM_P_MATMUL_REDUCE_BLOCK_M] == 1) == gemv)
+            return i;
+    return -1;
+}
+
 /* The variants besides the main one that a plan launches are shipped for the call's device
  * (the reduce for a split; the pack kernels of the packed and streamed paths). */
 static int usable(const tritium_call *call, const mm_problem *p, int v, int path, int split) {
     if (!call) return 1;
     if (tritium_select_image(v, call->arch, call->max_shared) < 0) return 0;
     if (split > 1) {
-        int r = find_simple(TRITIUM_K_MATMUL_REDUCE, p->dtype, -1, -1);
+        int r = reduce_variant(p->dtype, path == PATH_GEMV);
         if (r < 0 || tritium_select_image(r, call->arch, call->max_shared) < 0) return 0;
     }
     /* the pack kernels: pack_mode's sides 0 and 1 (packed) or 2 (streamed), none (direct, gemv) */
@@ -574,7 +584,7 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
     }
     if (!s && pl.split > 1) {
         /* _matmul_reduce_kernel(partial, c, M, N, split, stride_cm, stride_cn) */
-        int r = find_simple(TRITIUM_K_MATMUL_REDUCE, dtype, -1, -1);
+        int r = reduce_variant(dtype, pl.path == PATH_GEMV);
         const tritium_variant *rv = &tritium_variants[r];
         int64_t rbm = rv->params[TRITIUM_P_MATMUL_REDUCE_BLOCK_M], rbn = rv->params[TRITIUM_P_MATMUL_REDUCE_BLOCK_N];
         void *args[] = {&part_, &c_, &om32, &on32, &split32, &ocm, &ocn};

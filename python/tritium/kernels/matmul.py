@@ -435,10 +435,13 @@ def _matmul_gemv_kernel(
 def _matmul_reduce_kernel(
     partial_ptr, c_ptr,          # split x M x N fp32 partials in; C out (its dtype)
     M, N, split, stride_cm, stride_cn,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, STAGES: tl.constexpr,
     PDL: tl.constexpr = 0,
 ):
-    """C = the sum of the split partials, added in split order (same bits every run)."""
+    """C = the sum of the split partials, added in split order (same bits every run). The
+    loop is pipelined (STAGES): unpipelined, a program waits out one load per split in
+    turn, which is most of a small product's time (the gemv path's dot product of 65536,
+    split 8: the reduce is one program)."""
     _dependent_launch(PDL)
     rm = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -446,7 +449,7 @@ def _matmul_reduce_kernel(
     ptrs = partial_ptr + rm[:, None].to(tl.int64) * N + rn[None, :]
     plane = M.to(tl.int64) * N
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    for _ in range(0, split):
+    for _ in tl.range(0, split, num_stages=STAGES):
         acc += tl.load(ptrs, mask=mask, other=0.0)
         ptrs += plane
     tl.store(c_ptr + rm[:, None].to(tl.int64) * stride_cm + rn[None, :].to(tl.int64) * stride_cn,

@@ -405,6 +405,33 @@ def test_matmul_sweep(dtype, precision, tol, workspace):
                 assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
 
 
+@pytest.mark.parametrize("dtype,precision,tol", MODES, ids=["f32-highest", "f32-high", "f16", "bf16"])
+def test_matmul_gemv_vector_layouts(dtype, precision, tol):
+    """M = 1 and N = 1 with the matrix aligned (its aligned gemv variants apply) and the
+    vector strided, off a 16-byte boundary, or both: those take the unaligned variants,
+    which read v through its stride; the aligned ones take it as unit-stride and aligned
+    (V1). Sizes past the tuned gemv tiles and splits (R 2048, K 4096)."""
+    r, k = 2048, 4096
+    x0 = randn(r, k, dtype=dtype)
+    for name, make_v in (("strided", lambda: randn(k, 3, dtype=dtype)[:, 1]),
+                         ("offset", lambda: randn(k + 1, dtype=dtype)[1:]),
+                         ("unit", lambda: randn(k, dtype=dtype))):
+        v = make_v()
+        for orient in ("M=1", "N=1"):
+            # M = 1: v^T @ X^T with X^T a row-major (K x R) view's rows contiguous; N = 1: X @ v
+            a, b = (v.unsqueeze(0), x0.t().contiguous()) if orient == "M=1" else (x0, v.unsqueeze(1))
+            ref = a.double() @ b.double()
+            buf, flat = guarded(ref.numel(), dtype)
+            c = flat.view(ref.shape)
+            s = matmul_raw(a, b, c, precision)
+            what = f"{orient} v {name} {dtype} prec={precision}"
+            assert s == 0, f"{what}: {last_error()}"
+            assert not torch.isnan(c).any(), f"{what}: unwritten outputs"
+            assert guards_intact(buf), f"{what}: wrote outside C"
+            err = rel_err(c, ref)
+            assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
+
+
 _PATH_IDS = {"direct": 1, "packed": 2, "streamed": 3, "gemv": 4}  # tritium_matmul_force_config's path
 _PATH_NAMES = {i: name for name, i in _PATH_IDS.items()}
 

@@ -126,3 +126,24 @@ def test_tune_merge_and_shapes():
                       (["--dtypes", "f64"], "--dtypes")):
         r = subprocess.run([sys.executable, "-m", "tritium", "tune", *args], env=env, capture_output=True, text=True)
         assert r.returncode == 2 and msg in r.stderr, (args, r.returncode, r.stderr)
+
+
+def test_gemv_split_keeps_the_entrys_programs():
+    """A gemv entry that splits K keeps its number of programs at a smaller R (src/matmul.c,
+    gemv_split): the workspace query at half the entry's R answers at least the entry's own
+    partials (split x R fp32), where its split unscaled would need half of that. The fp32
+    'high' entries of M = 1 with X's rows contiguous split K; the other layouts' do not."""
+    try:
+        from tritium._lib import ffi, lib
+    except ImportError as e:
+        pytest.skip(f"the native library is not built ({e})")
+    t = _load(ROOT / "aot" / "tuning" / "sm_90.json")
+    # 1 x 4096 x 4096: the nearest entry to 1 x 2048 x 4096 (the next, 4096 x 1 x 8192, is twice
+    # as far in R x K)
+    e = next(e for e in t["entries"] if e["path"] == "gemv" and e["dtype"] == "f32" and e["precision"] == "high"
+             and (e["m"], e["n"], e["k"]) == (1, 4096, 4096) and e.get("x_layout") == 1)
+    assert e["split"] > 1, e
+    out = ffi.new("size_t *")
+    assert lib.tritium_matmul_workspace_size(lib.TRITIUM_FLOAT32, lib.TRITIUM_PRECISION_HIGH, 1, e["n"] // 2, e["k"],
+                                             out) == 0
+    assert out[0] >= e["split"] * e["n"] * 4, (e, out[0])

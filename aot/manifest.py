@@ -216,7 +216,7 @@ MATMUL_REDUCE = Kernel(
     name="matmul_reduce", module="tritium.kernels.matmul", function="_matmul_reduce_kernel",
     args=(("partial_ptr", "*fp32"), ("c_ptr", "*T"), ("M", "i32"), ("N", "i32"), ("split", "i32"),
           ("stride_cm", "i64"), ("stride_cn", "i64")),
-    params=("BLOCK_M", "BLOCK_N", "STAGES"),
+    params=("C_N1", "BLOCK_M", "BLOCK_N", "STAGES"),
     always_aligned=("partial_ptr",),  # workspace, 256-byte aligned
 )
 
@@ -412,10 +412,11 @@ MATMUL_GEMV_PIPELINED = {1: ((64, 64, 4, 3), (128, 32, 4, 3))}
 # the compiler transposes in shared memory
 MATMUL_PACK_TILES = {0: (16, 256), 1: (64, 64), 2: (16, 256)}
 # (BLOCK_M, BLOCK_N, STAGES) of the split reduce: a tile of C, and for the gemv path (y as
-# 1 x R) a row (src/matmul.c, reduce_variant: BLOCK_M 1 or not). Only the row's loop is
-# pipelined: a gemv's reduce is a few programs, each otherwise waiting out its splits' loads
-# one by one, where C's tiles are many programs (and pipelined, the 16-bit ones need an
-# 8-byte stack frame on sm_89).
+# 1 x R, unit stride) a row (src/matmul.c, reduce_variant: BLOCK_M 1 or not). Only the row's
+# loop is pipelined: a gemv's reduce is a few programs, each otherwise waiting out its
+# splits' loads one by one, where C's tiles are many programs (and pipelined, the 16-bit
+# ones need an 8-byte stack frame on sm_89). The tile of C comes with C_N1 = 0 (any
+# strides) and 1 (row-major C), the row with C_N1 = 1 only (a strided y takes the tile).
 MATMUL_REDUCE_TILES = ((32, 128, 1), (1, 1024, 4))
 # Layout classes (src/matmul.c's mm_problem.layout), (A_K1, B_N1, aligned) of the direct
 # kernel: general strides, then each of A row- or column-major times B row- or
@@ -498,7 +499,8 @@ def matmul_variants():
             for src, (br, bc) in MATMUL_PACK_TILES.items():
                 out.append(Variant(MATMUL_PACK, dtype, True, (mode, src, br, bc), 4))
         for bm, bn, stages in MATMUL_REDUCE_TILES:
-            out.append(Variant(MATMUL_REDUCE, dtype, False, (bm, bn, stages), 4, stages))
+            for c_n1 in ((1,) if bm == 1 else (0, 1)):
+                out.append(Variant(MATMUL_REDUCE, dtype, False, (c_n1, bm, bn, stages), 4, stages))
     return out
 
 

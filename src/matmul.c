@@ -161,13 +161,17 @@ static int pack_mode(const mm_problem *p, int side) {
     return p->prec == 1 ? PACK_TF32 : side ? PACK_3X_B : PACK_3X_A;
 }
 
-/* The split reduce's variant: the row tile (BLOCK_M 1) for the gemv path's y, taken as
- * 1 x R, else the tile of C (aot/manifest.py, MATMUL_REDUCE_TILES). -1 if none. */
-static int reduce_variant(tritium_dtype dtype, int gemv) {
+/* The split reduce's variant: for the gemv path's y (taken as 1 x R) with a unit stride the
+ * row tile (BLOCK_M 1), else the tile of C; C_N1 where C's column stride (as the reduce
+ * sees C) is 1 (aot/manifest.py, MATMUL_REDUCE_TILES). -1 if none. */
+static int reduce_variant(tritium_dtype dtype, int gemv, int c_n1) {
     int first = tritium_kernel_first[TRITIUM_K_MATMUL_REDUCE], end = first + tritium_kernel_count[TRITIUM_K_MATMUL_REDUCE];
-    for (int i = first; i < end; ++i)
-        if (tritium_variants[i].dtype == dtype && (tritium_variants[i].params[TRITIUM_P_MATMUL_REDUCE_BLOCK_M] == 1) == gemv)
+    for (int i = first; i < end; ++i) {
+        const int32_t *prm = tritium_variants[i].params;
+        if (tritium_variants[i].dtype == dtype && (prm[TRITIUM_P_MATMUL_REDUCE_BLOCK_M] == 1) == (gemv && c_n1) &&
+            prm[TRITIUM_P_MATMUL_REDUCE_C_N1] == c_n1)
             return i;
+    }
     return -1;
 }
 
@@ -177,8 +181,10 @@ static int usable(const tritium_call *call, const mm_problem *p, int v, int path
     if (!call) return 1;
     if (tritium_select_image(v, call->arch, call->max_shared) < 0) return 0;
     if (split > 1) {
-        int r = reduce_variant(p->dtype, path == PATH_GEMV);
-        if (r < 0 || tritium_select_image(r, call->arch, call->max_shared) < 0) return 0;
+        for (int c_n1 = 0; c_n1 < 2; ++c_n1) { /* the call's C decides which: both must be there */
+            int r = reduce_variant(p->dtype, path == PATH_GEMV, c_n1);
+            if (r < 0 || tritium_select_image(r, call->arch, call->max_shared) < 0) return 0;
+        }
     }
     /* the pack kernels: pack_mode's sides 0 and 1 (packed) or 2 (streamed), none (direct, gemv) */
     int first_side = path == PATH_STREAMED ? 2 : 0, end_side = path == PATH_PACKED ? 2 : path == PATH_STREAMED ? 3 : 0;
@@ -584,7 +590,7 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
     }
     if (!s && pl.split > 1) {
         /* _matmul_reduce_kernel(partial, c, M, N, split, stride_cm, stride_cn) */
-        int r = reduce_variant(dtype, pl.path == PATH_GEMV);
+        int r = reduce_variant(dtype, pl.path == PATH_GEMV, ocn == 1);
         const tritium_variant *rv = &tritium_variants[r];
         int64_t rbm = rv->params[TRITIUM_P_MATMUL_REDUCE_BLOCK_M], rbn = rv->params[TRITIUM_P_MATMUL_REDUCE_BLOCK_N];
         void *args[] = {&part_, &c_, &om32, &on32, &split32, &ocm, &ocn};

@@ -556,7 +556,7 @@ def matmul_launch(a, b, c, *, precision=0, a_k1=None, b_n1=None, group_m=2,
 def reduce_launch(part, c, split):
     M, N = c.shape
     _matmul_reduce_kernel[(triton.cdiv(M, 16), triton.cdiv(N, 32))](
-        part, c, M, N, split, c.stride(0), c.stride(1), BLOCK_M=16, BLOCK_N=32, STAGES=1)
+        part, c, M, N, split, c.stride(0), c.stride(1), C_N1=int(c.stride(1) == 1), BLOCK_M=16, BLOCK_N=32, STAGES=1)
 
 
 KP_ALIGN = manifest.KP_ALIGN
@@ -621,7 +621,7 @@ def streamed_launch(a, b, c, *, precision=1, split=1, block=(16, 16, 16), group_
         PRECISION=precision, XL=xl, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=group_m)
     if split > 1:
         _matmul_reduce_kernel[(triton.cdiv(R, 16), triton.cdiv(S, 32))](
-            part, c, R, S, split, scr, scs, BLOCK_M=16, BLOCK_N=32, STAGES=1)
+            part, c, R, S, split, scr, scs, C_N1=int(scs == 1), BLOCK_M=16, BLOCK_N=32, STAGES=1)
 
 
 def gemv_launch(a, b, c, *, precision=0, split=1, block=(16, 16)):
@@ -646,7 +646,8 @@ def gemv_launch(a, b, c, *, precision=0, split=1, block=(16, 16)):
         PRECISION=precision, XL=xl, V1=int(sv == 1), STAGES=3 if split > 1 else 1, BLOCK_M=bm, BLOCK_N=1,
         BLOCK_K=bk, GROUP_M=1)
     if split > 1:
-        _matmul_reduce_kernel[(1, triton.cdiv(R, 32))](part, c, 1, R, split, 0, sy, BLOCK_M=1, BLOCK_N=32, STAGES=4)
+        _matmul_reduce_kernel[(1, triton.cdiv(R, 32))](part, c, 1, R, split, 0, sy, C_N1=int(sy == 1), BLOCK_M=1,
+                                                       BLOCK_N=32, STAGES=4)
     return xl
 
 

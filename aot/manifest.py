@@ -23,10 +23,13 @@ DEFAULT_ARCHS = (80, 86, 89, 90, 120)
 def pdl(arch):
     """Whether images for `arch` may use programmatic dependent launch (Hopper and newer).
     The triplet kernels do: a launch hidden behind the previous kernel's tail is a large part
-    of their time (H200, bf16 (4096, 512) forward + backward: 16.5 -> 14.1 us). The matmul
-    kernels do not: they run for tens of microseconds and more, so there is little to hide,
-    and in the one H200 run with it the bf16 skinny product (M = 128, N = K = 8192, one
-    wave of 6-stage tiles) fell from 0.96x to 0.80x cuBLAS (not investigated further)."""
+    of their time (H200, bf16 (4096, 512) forward + backward: 16.5 -> 14.1 us). So do the
+    matmul gemv and split reduce kernels, microseconds long (H200: a dot product of 65536
+    11.3 -> 9.2 us, bf16 1 x 1024 x 1024 4.1 -> 2.8 us). The other matmul kernels do not:
+    they run for tens of microseconds and more, so there is little to hide, and in the one
+    H200 run with it the bf16 skinny product (M = 128, N = K = 8192, one wave of 6-stage
+    tiles) fell from 0.96x to 0.80x cuBLAS (not investigated further). A reduce after one
+    of them starts when it ends (no early trigger), as it would without PDL."""
     return int(arch >= 90)
 
 

@@ -322,8 +322,8 @@ _GLOBAL_MEMORY_OPS = re.compile(r"^\s*(?:@!?U?P\w+\s+)?(LDG|STG|LDGSTS|ATOMG|RED
 
 
 def test_pdl_images_wait_before_touching_memory():
-    """Images launched with programmatic dependent launch (the manifest's `pdl`: triplet
-    kernels on sm_90 and up) must wait for the previous kernel (griddepcontrol.wait: SASS
+    """Images launched with programmatic dependent launch (the manifest's `pdl`: the triplet,
+    matmul gemv and matmul reduce kernels on sm_90 and up) must wait for the previous kernel (griddepcontrol.wait: SASS
     ACQBULK) before any global memory access, or they would read inputs still being
     written; the others must carry no such code. Every kernel starts with the same call, so
     one cubin per (kernel, arch) is disassembled."""

@@ -388,14 +388,14 @@ MATMUL_GEMV_LAYOUTS = MATMUL_STREAMED_LAYOUTS  # the same X, read in place
 # and 8192 x 8192); bf16 1.10x. With X's rows contiguous (M = 1 of a row-major B) a tile
 # must span R across every lane and hold its K steps in registers, summed within the thread
 # at the end: 256 x 64 reached 3.4 TB/s (0.86x) with a K split of 4 (bf16: 64 x 64, split
-# 8, 0.80x, with N = 1 of a column-major A), the 512 x 8 and
-# 1024 x 8 tiles keep the accumulator at 32 values a thread (several programs per SM).
-# Stages made no difference (the loads of this loop are not pipelined), and issuing each
+# 8, 0.80x, with N = 1 of a column-major A), the 512 x 8 and 1024 x 8 tiles keep the
+# accumulator at 32 values a thread (several programs per SM). The kernel's num_stages
+# alone made no difference (Triton pipelines the loads of a loop that feed no dot only
+# when the loop asks for it: the STAGES of MATMUL_GEMV_PIPELINED below), and issuing each
 # step's loads before the previous step's products by hand made the library slower (H200,
 # tuned, device time: bf16 N = 1 of a row-major A 20 -> 26 us, fp32 'high' N = 1 of a
 # column-major A 42 -> 90 us; only a JIT prototype of fp32 M = 1 gained), so it is not
-# done. General strides
-# take the K-contiguous tiles. The last field: built aligned only. Unaligned, the 64 x 64
+# done. General strides take the K-contiguous tiles. The last field: built aligned only. Unaligned, the 64 x 64
 # and 256 x 64 tiles (and a 512 x 16 one) load element by element, each through its own
 # 64-bit address, and need stack frames (8-528 bytes on sm_89, 40 on sm_90), which the
 # 4090 resource check rejects; aligned they take 96-250 registers and none.

@@ -326,12 +326,12 @@ static int choose(const tritium_call *call, const mm_problem *p, int arch, size_
         }
         if (v < 0) continue;
         /* a gemv entry's split scaled to the call, else (no workspace for that) its own */
+        int gemv = t->path == PATH_GEMV, split = gemv ? gemv_split(p, v, t) : t->split;
         mm_plan pl;
-        if (!(t->path == PATH_GEMV && fits(call, p, v, t->path, gemv_split(p, v, t), ws_bytes, &pl)) &&
-            !fits(call, p, v, t->path, t->split, ws_bytes, &pl))
+        if (!fits(call, p, v, t->path, split, ws_bytes, &pl) &&
+            (split == t->split || !fits(call, p, v, t->path, t->split, ws_bytes, &pl)))
             continue;
         /* a gemv entry is as near as its R x K (M = 1 and N = 1 are the same product) */
-        int gemv = t->path == PATH_GEMV;
         double tm = gemv ? (t->m > t->n ? t->m : t->n) : t->m, tn = gemv ? 1 : t->n;
         double pm = gemv ? (double)(p->m > p->n ? p->m : p->n) : (double)p->m, pn = gemv ? 1 : (double)p->n;
         double d = fabs(log(pm / tm)) + fabs(log(pn / tn)) +

@@ -228,24 +228,42 @@ KERNELS = (TRIPLET_FWD, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, MATMUL, MAT
 
 
 # The split path of the triplet forward/backward (few long rows): each row's D is cut into
-# at most SPLIT_MAX ranges of whole SPLIT_BLOCK_D chunks, aiming at SPLIT_PROGRAMS programs
-# (enough to fill a GPU of ~100-150 SMs several blocks deep). Rows take the split path
-# when the row grid would have fewer than SPLIT_PROGRAMS / 2 programs and a row holds at
-# least two chunks. SPLIT_BLOCK_D is the wide row config's BLOCK_D (ROWS = 1), which every
-# (dtype, p, alignment) family ships.
+# at most SPLIT_MAX ranges of whole SPLIT_BLOCK_D chunks, aiming at SPLIT_PROGRAMS programs;
+# rows take it when that gives a row at least two ranges (so fewer than SPLIT_PROGRAMS / 2
+# rows, each holding at least two chunks). SPLIT_BLOCK_D is the wide row config's BLOCK_D
+# (ROWS = 1, 3 pipelined stages), which every (dtype, p, alignment) family ships.
+# SPLIT_PROGRAMS: about two programs per SM, each streaming a long range. Measured on an
+# H200 (132 SMs; JIT, the forward and its finish kernel with PDL, inputs past L2): fp32
+# (128, 65536) took 28.6 us at 1024 programs of 4 steps, 27.6 at 384 of 11 and 26.5 at 256
+# of 16; bf16 18.1 / 16.7 (512) / 16.0; (8, 1048576) fp32 28.8 at 1024, 27.6 at 256, bf16
+# 18.1 / 16.9. On a 4090 (128 SMs; the fp32 config's 72 KB of shared memory allows one
+# block per SM) 256 programs are two even waves, each block keeping two 24 KB steps in
+# flight, five times what Little's law asks of an SM there (see triplet_row_configs). A
+# constant, not the device's SM count: the split, and so the bits of the result, are the
+# same on every GPU, and the workspace query needs no device.
 TRIPLET_SPLIT_MAX = 256
 # (ROWS, BLOCK_S) of the finish kernel: one program combines ROWS rows x BLOCK_S splits per
-# step, 2048 partials at a time; the runtime takes the narrowest BLOCK_S >= the splits, so
-# that with ~SPLIT_PROGRAMS partials in all the program loops at most a few times.
-TRIPLET_FINISH_CONFIGS = ((256, 8), (64, 32), (8, TRIPLET_SPLIT_MAX))
+# step; the runtime takes the narrowest BLOCK_S >= the splits. With ~SPLIT_PROGRAMS (256)
+# partials in all, each config's ROWS holds every row its splits come with (8 or fewer
+# splits: < 256 rows; up to 32: < 32 rows; more: < 8 rows), so the program makes one step.
+# A tile wider than the rows costs: on an H200 (AOT-compiled as shipped, no PDL, after the
+# forward) (8, 1048576)'s 32 splits took 4.55 us to finish with a 64 x 32 tile, 2.27 with
+# 32 x 32 (and 2.24 with 64 x 32 where S was known to be a multiple of 16, as in a JIT
+# build: the AOT image cannot assume it).
+TRIPLET_FINISH_CONFIGS = ((256, 8), (32, 32), (8, TRIPLET_SPLIT_MAX))
 TRIPLET_SPLIT_BLOCK_D = 2048
-TRIPLET_SPLIT_PROGRAMS = 1024
-# mean/sum of at most this many elements per input, with rows that one row config holds
-# (ROWS >= N), run as one program that writes the final value: one launch instead of two
-TRIPLET_SINGLE_MAX_ELEMENTS = 65536
+TRIPLET_SPLIT_PROGRAMS = 256
+# mean/sum of rows that one row config holds (ROWS >= N) in at most this many steps along D
+# run as one program that writes the final value: one launch instead of two. A step is a
+# memory round trip (the single program's loop is not pipelined), a launch about two: on an
+# H200 (PDL, device time) a (32, 128) forward took 2.7 us as one program of four 32 x 32
+# steps, 2.2 (fp32) / 1.9 (bf16) as one 32 x 128 step, and 2.8-3.0 as the row grid and its
+# reduce at (256, 128).
+TRIPLET_SINGLE_MAX_STEPS = 2
+TRIPLET_SINGLE_CONFIG = (32, 128, 8, 1)  # (ROWS, BLOCK_D, num_warps, STAGES), p = 2, aligned rows
 CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TRIPLET_SPLIT_BLOCK_D,
              "TRIPLET_SPLIT_PROGRAMS": TRIPLET_SPLIT_PROGRAMS,
-             "TRIPLET_SINGLE_MAX_ELEMENTS": TRIPLET_SINGLE_MAX_ELEMENTS}  # matmul's are added below
+             "TRIPLET_SINGLE_MAX_STEPS": TRIPLET_SINGLE_MAX_STEPS}  # matmul's are added below
 
 
 def triplet_row_configs(p_mode, aligned):
@@ -274,6 +292,10 @@ def triplet_row_configs(p_mode, aligned):
       worst, which still keeps 48 KB in flight; the short-row configs use no shared memory
       beyond their reductions and 24 one-warp blocks keep 24 x 512 x 3 x 4 B = 147 KB in
       flight per SM, far above the need. Registers stay under 255 with no spills;
+    * a small batch's mean or sum runs as one program when its rows fit one config in at
+      most TRIPLET_SINGLE_MAX_STEPS steps; TRIPLET_SINGLE_CONFIG (32 x 128, 8 warps) is
+      there for it: 12 K elements a step, 48 per thread, no shared memory beyond the
+      reductions. The row grid never takes it (at equal BLOCK_D it takes fewer rows);
     * ROWS grows as D shrinks so that short rows still fill a step; the split path
       (TRIPLET_SPLIT_*) covers the opposite case, few rows of many elements.
     The common case (p = 2, aligned rows) gets the full set; the others get a wide and a
@@ -281,7 +303,8 @@ def triplet_row_configs(p_mode, aligned):
     checks registers, spills, shared memory and blocks per SM of every sm_89 cubin.
     """
     if p_mode == 2 and aligned:
-        return ((1, 2048, 8, 3), (1, 512, 1, 1), (4, 256, 4, 1), (4, 128, 4, 1), (16, 64, 2, 1), (32, 32, 2, 1))
+        return ((1, 2048, 8, 3), (1, 512, 1, 1), (4, 256, 4, 1), (4, 128, 4, 1), (16, 64, 2, 1), (32, 32, 2, 1),
+                TRIPLET_SINGLE_CONFIG)
     return ((1, 2048, 8, 3), (4, 128, 4, 1))
 
 
@@ -299,7 +322,7 @@ def triplet_bwd_configs(p_mode, aligned):
     (127 for unaligned general p) leave 2-3 blocks of 256 threads per SM, which still keep
     2 x 2048 x 3 x 4 B = 48 KB of loads in flight per SM, ten times what Little's law asks
     (see triplet_row_configs)."""
-    return ((2, 1024, 8),) + tuple(c[:3] for c in triplet_row_configs(p_mode, aligned)[1:])
+    return ((2, 1024, 8),) + tuple(c[:3] for c in triplet_row_configs(p_mode, aligned)[1:] if c != TRIPLET_SINGLE_CONFIG)
 
 
 # Matmul tile configs: (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages, archs).

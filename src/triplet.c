@@ -25,13 +25,15 @@ static int64_t saved_width(float p) { return isinf(p) ? 8 : 4; }
 static int p_mode_of(float p) { return p == 2.0f ? 2 : p == 1.0f ? 1 : isinf(p) ? 3 : 0; }
 
 /* How the rows are cut: s ranges of `chunk` elements per row (the split path, s >= 2), or
- * s = 1 and chunk = d. Splitting pays when the row grid is small and rows are long: the
- * row grid then has n programs (rows of >= 2 * SPLIT_BLOCK_D take the ROWS = 1 config). */
+ * s = 1 and chunk = d. Splitting pays when the row grid is small and rows are long: a row
+ * takes ceil(SPLIT_PROGRAMS / n) ranges of whole SPLIT_BLOCK_D chunks (at most the chunks
+ * it holds, and SPLIT_MAX), and the split path is taken when that is two or more (the
+ * reasoning: aot/manifest.py, TRIPLET_SPLIT_PROGRAMS). */
 static void plan_split(int64_t n, int64_t d, int64_t *s, int64_t *chunk) {
     const int64_t block = TRITIUM_TRIPLET_SPLIT_BLOCK_D;
     *s = 1;
     *chunk = d;
-    if (n == 0 || n >= TRITIUM_TRIPLET_SPLIT_PROGRAMS / 2 || d < 2 * block) return;
+    if (n == 0 || d < 2 * block) return;
     int64_t want = (TRITIUM_TRIPLET_SPLIT_PROGRAMS + n - 1) / n, blocks = (d + block - 1) / block;
     if (want > blocks) want = blocks;
     if (want > TRITIUM_TRIPLET_SPLIT_MAX) want = TRITIUM_TRIPLET_SPLIT_MAX;
@@ -80,37 +82,50 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_saved_size(int64_t n, flo
     return TRITIUM_SUCCESS;
 }
 
-/* The row-kernel variant of `kernel` for this call: matching dtype, norm and alignment,
- * ROWS >= min_rows, and the widest BLOCK_D not wider than D needs (rounded up to a power of
- * two); -1 if none. */
-static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int aligned, int64_t d, int64_t min_rows) {
+/* The row-kernel variant of `kernel` for this call: matching dtype, norm and alignment, and
+ * the widest BLOCK_D not wider than D needs (rounded up to a power of two; if none is that
+ * narrow, the narrowest), with the fewest rows per program among those; -1 if none. */
+static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int aligned, int64_t d) {
     int64_t want = 1;
     while (want < d) want <<= 1;
     int best = -1;
-    int32_t best_block = 0;
+    int32_t best_block = 0, best_rows = 0;
     for (int pass = aligned ? 0 : 1; pass < 2 && best < 0; ++pass) {
         int al = pass == 0;
         for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i) {
             const tritium_variant *v = &tritium_variants[i];
-            if (v->kernel != kernel || v->dtype != dtype || v->aligned != al || v->params[0] != p_mode ||
-                v->params[1] < min_rows)
-                continue;
-            int32_t block = v->params[2];
-            /* prefer the widest block <= want; if none is that narrow, the narrowest */
+            if (v->kernel != kernel || v->dtype != dtype || v->aligned != al || v->params[0] != p_mode) continue;
+            int32_t rows = v->params[1], block = v->params[2];
             int better = best < 0 || (block <= want ? (best_block > want || block > best_block)
-                                                   : (best_block > want && block < best_block));
-            if (better) { best = i; best_block = block; }
+                                                   : (best_block > want && block < best_block)) ||
+                         (block == best_block && rows < best_rows);
+            if (better) { best = i; best_block = block; best_rows = rows; }
         }
     }
     return best;
 }
 
-/* For mean/sum over few, short rows: the forward variant whose ROWS holds all n rows, so
- * that one program computes the final value and the reduce launch is saved; -1 if the
- * batch is too big for one program to be quick, or no config holds it. */
+/* For mean/sum of a small batch: the forward variant that holds all n rows (ROWS >= n) in
+ * the fewest steps along D (then aligned before unaligned, then the smallest tile), so that
+ * one program computes the final value and the reduce launch is saved; -1 if every such
+ * variant needs more than TRIPLET_SINGLE_MAX_STEPS steps (a step is a memory round trip,
+ * the saved launch about two), or none holds n rows. */
 static int pick_single(tritium_dtype dtype, int p_mode, int aligned, int64_t n, int64_t d) {
-    if (n * d > TRITIUM_TRIPLET_SINGLE_MAX_ELEMENTS) return -1;
-    return pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, aligned, d, n);
+    int best = -1;
+    int64_t best_steps = 0, best_size = 0;
+    for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i) {
+        const tritium_variant *v = &tritium_variants[i];
+        if (v->kernel != TRITIUM_K_TRIPLET_FWD || v->dtype != dtype || v->params[0] != p_mode ||
+            (v->aligned && !aligned) || v->params[TRITIUM_P_TRIPLET_FWD_ROWS] < n)
+            continue;
+        int64_t block = v->params[TRITIUM_P_TRIPLET_FWD_BLOCK_D], steps = (d + block - 1) / block;
+        int64_t size = (int64_t)v->params[TRITIUM_P_TRIPLET_FWD_ROWS] * block;
+        const tritium_variant *b = best >= 0 ? &tritium_variants[best] : NULL;
+        int better = !b || steps < best_steps ||
+                     (steps == best_steps && (v->aligned > b->aligned || (v->aligned == b->aligned && size < best_size)));
+        if (better) { best = i; best_steps = steps; best_size = size; }
+    }
+    return best >= 0 && best_steps <= TRITIUM_TRIPLET_SINGLE_MAX_STEPS ? best : -1;
 }
 
 static int pick_reduce(tritium_dtype dtype) {
@@ -218,7 +233,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
     int64_t splits, chunk;
     plan_split(n, d, &splits, &chunk);
     int single = reduce && splits == 1 && n > 0 ? pick_single(dtype, p_mode, aligned, n, d) : -1;
-    int fwd = single >= 0 ? single : n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, aligned, d, 1) : -1;
+    int fwd = single >= 0 ? single : n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, aligned, d) : -1;
     int fin = splits > 1 ? pick_finish(dtype, p_mode, splits) : -1;
     int red = reduce && splits == 1 && single < 0 ? pick_reduce(dtype) : -1;
     if ((n > 0 && fwd < 0) || (splits > 1 && fin < 0) || (reduce && splits == 1 && single < 0 && red < 0))
@@ -323,7 +338,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
     if (!work || (!grad_anchor && !grad_positive && !grad_negative)) return TRITIUM_SUCCESS;
 
     const int p_mode = p_mode_of(p);
-    int v = pick_rows(TRITIUM_K_TRIPLET_BWD, dtype, p_mode, aligned, d, 1);
+    int v = pick_rows(TRITIUM_K_TRIPLET_BWD, dtype, p_mode, aligned, d);
     if (v < 0)
         return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "this build has no triplet backward kernel for dtype %d, "
                             "p %g", (int)dtype, (double)p);

@@ -104,9 +104,11 @@ def assert_close(got, ref, dtype, what, tol=None):
     assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
 
 
-# (3, 9000) and (40, 4096) take the split path (few long rows: D cut across programs)
+# (3, 9000), (40, 4096), (2, 40000) and (1, 81920) take the split path (few long rows: D cut
+# across programs; 5, 2, 20 and 40 ranges, each finish BLOCK_S); (20, 144) and (32, 128) with
+# mean or sum the one-program forward (two steps, one)
 TRIPLET_SHAPES = [(1, 1), (7, 37), (33, 128), (130, 300), (257, 64), (5, 2049), (3, 0), (0, 5), (64, 1000),
-                  (1000, 17), (3, 9000), (40, 4096)]
+                  (1000, 17), (3, 9000), (40, 4096), (2, 40000), (1, 81920), (20, 144), (32, 128)]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)

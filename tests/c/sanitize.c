@@ -167,10 +167,13 @@ static void run_triplet(uint64_t *rng) {
                 run_triplet_case(rng, dt, ps[pi], 2, splits[i], turn % 2, turn % 3);
         }
         /* mean and sum: the row kernels and the reduce kernel (48, 133, 2064; 37 rows are more
-         * than any config's ROWS, so none takes the one-program path: the edges' one row does) */
-        for (int red = TRITIUM_REDUCTION_MEAN; red <= TRITIUM_REDUCTION_SUM; ++red)
+         * than any config's ROWS, so none takes the one-program path), and the one-program
+         * path: 20 aligned rows of 144 (two steps of the 32 x 128 config, a tail in D) */
+        for (int red = TRITIUM_REDUCTION_MEAN; red <= TRITIUM_REDUCTION_SUM; ++red) {
             for (int i = 0; i < 3; ++i, ++turn)
                 run_triplet_case(rng, dt, 2.0f, 37, ((const int64_t[]){48, 133, 2064})[i], turn % 2, red);
+            run_triplet_case(rng, dt, 2.0f, 20, 144, turn++ % 2, red);
+        }
     }
     /* the edges: no rows (mean is NaN), one element, empty rows */
     static const int64_t edges[][3] = {{0, 5, TRITIUM_REDUCTION_MEAN}, {1, 1, TRITIUM_REDUCTION_SUM},

@@ -11,7 +11,7 @@ Forward, two shapes of work:
   * row path: `_triplet_fwd_kernel` with one D range per row (chunk = D) finishes each row
     itself; 'none' stores loss_i, 'mean'/'sum' store one fp32 partial sum per program and
     `_triplet_reduce_kernel` adds the partials in a fixed order (same bits every run). A
-    one-program grid (small batches, TRIPLET_SINGLE_MAX_ELEMENTS) writes the final value
+    one-program grid (small batches, TRIPLET_SINGLE_MAX_STEPS) writes the final value
     itself, computed as the reduce kernel would from its one partial: one launch fewer;
   * split path, for few long rows: the same kernel on a (rows, splits) grid stores each
     split's norm accumulators (`split` = 1), and `_triplet_finish_kernel` combines them per

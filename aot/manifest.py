@@ -229,7 +229,7 @@ KERNELS = (TRIPLET_FWD, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, MATMUL, MAT
 
 # The split path of the triplet forward/backward (few long rows): each row's D is cut into
 # at most SPLIT_MAX ranges of whole SPLIT_BLOCK_D chunks, aiming at SPLIT_PROGRAMS programs;
-# rows take it when that gives a row at least two ranges (so fewer than SPLIT_PROGRAMS / 2
+# rows take it when that gives a row at least two ranges (so fewer than SPLIT_PROGRAMS
 # rows, each holding at least two chunks). SPLIT_BLOCK_D is the wide row config's BLOCK_D
 # (ROWS = 1, 3 pipelined stages), which every (dtype, p, alignment) family ships.
 # SPLIT_PROGRAMS: about two programs per SM, each streaming a long range. Measured on an
@@ -322,7 +322,8 @@ def triplet_bwd_configs(p_mode, aligned):
     (127 for unaligned general p) leave 2-3 blocks of 256 threads per SM, which still keep
     2 x 2048 x 3 x 4 B = 48 KB of loads in flight per SM, ten times what Little's law asks
     (see triplet_row_configs)."""
-    return ((2, 1024, 8),) + tuple(c[:3] for c in triplet_row_configs(p_mode, aligned)[1:] if c != TRIPLET_SINGLE_CONFIG)
+    return ((2, 1024, 8),) + tuple(c[:3] for c in triplet_row_configs(p_mode, aligned)[1:]
+                                   if c != TRIPLET_SINGLE_CONFIG)
 
 
 # Matmul tile configs: (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages, archs).

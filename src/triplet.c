@@ -122,7 +122,8 @@ static int pick_single(tritium_dtype dtype, int p_mode, int aligned, int64_t n, 
         int64_t size = (int64_t)v->params[TRITIUM_P_TRIPLET_FWD_ROWS] * block;
         const tritium_variant *b = best >= 0 ? &tritium_variants[best] : NULL;
         int better = !b || steps < best_steps ||
-                     (steps == best_steps && (v->aligned > b->aligned || (v->aligned == b->aligned && size < best_size)));
+                     (steps == best_steps &&
+                      (v->aligned > b->aligned || (v->aligned == b->aligned && size < best_size)));
         if (better) { best = i; best_steps = steps; best_size = size; }
     }
     return best >= 0 && best_steps <= TRITIUM_TRIPLET_SINGLE_MAX_STEPS ? best : -1;

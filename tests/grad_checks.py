@@ -1,4 +1,6 @@
 """The gradient check shared by the interpreter and GPU tests of the triplet backward."""
+import math
+
 import torch
 
 # fp32 compute noise, relative to the size of the terms that can cancel into an element
@@ -31,8 +33,10 @@ def check_grads(got, ref, dtype, tol, names=("anchor", "positive", "negative"), 
     written (no NaN poison left); where the reference overflows the dtype, the same inf.
     Rows in `skip_rows` (see hinge_ambiguous_rows) are only checked for being written."""
     fi = torch.finfo(dtype)
-    got = [g.reshape(1, -1) if g.dim() == 1 else g for g in got]  # a 1-D input is one row
-    ref = [r.reshape(1, -1) if r.dim() == 1 else r for r in ref]
+    # rows are vectors along the last dimension: a 1-D input is one row, an N-D one's
+    # leading dimensions are rows
+    got, ref = ([t if t.dim() == 2 else t.reshape(math.prod(t.shape[:-1]), t.shape[-1] if t.dim() else 1)
+                 for t in ts] for ts in (got, ref))
     rowmaxes = [r.abs().amax(dim=1) if r.numel() else r.new_zeros(r.shape[0]) for r in ref]
     if len({m.shape for m in rowmaxes}) == 1:  # rows line up (no broadcast input): share the row scale
         rowmaxes = [torch.stack(rowmaxes).amax(0)] * len(ref)

@@ -182,6 +182,30 @@ def test_triplet_python_api_matches_torch():
     assert_close(mod(a, p, n), ref, torch.float32, "module")
 
 
+def test_triplet_nd_inputs_match_torch():
+    """Inputs of any number of dimensions, as torch takes them: the loss is per vector along
+    the last one, 'none' keeps the leading shape, and leading dimensions broadcast."""
+    cases = [((3, 5, 33), (3, 5, 33), (3, 5, 33)),         # 3-D
+             ((3, 1, 33), (1, 5, 33), (3, 5, 33)),         # broadcast leading dimensions
+             ((2, 3, 4, 17), (2, 3, 4, 17), (2, 3, 4, 17)),  # 4-D
+             ((), (), ()),                                 # 0-D: one value each
+             ((2, 0, 9), (2, 0, 9), (2, 0, 9)),            # no rows
+             ((2, 3, 0), (2, 3, 0), (2, 3, 0))]            # empty vectors
+    for dtype in DT:
+        for shapes in cases:
+            a, p, n = (randn(*s, dtype=dtype) if s else randn(1, dtype=dtype)[0] for s in shapes)
+            for reduction in ("none", "mean", "sum"):
+                kw = {"reduction": reduction, "swap": reduction == "sum", "p": 1.5 if reduction == "mean" else 2}
+                ref = torch.nn.functional.triplet_margin_loss(a.double(), p.double(), n.double(), **kw)
+                got = tritium.triplet_margin_loss(a, p, n, **kw)
+                assert got.shape == ref.shape, f"{shapes} {reduction}: shape {tuple(got.shape)}"
+                assert_close(got, ref, dtype, f"{shapes} {kw}")
+    # 3-D inputs whose vectors are not contiguous (transposed views): flattened by a copy
+    a, p, n = randn(4, 40, 6).transpose(1, 2), randn(4, 40, 6).transpose(1, 2), randn(4, 6, 40)
+    ref = torch.nn.functional.triplet_margin_loss(a.double(), p.double(), n.double(), reduction="none")
+    assert_close(tritium.triplet_margin_loss(a, p, n, reduction="none"), ref, torch.float32, "transposed 3-D")
+
+
 def test_triplet_identical_inputs():
     """d(x, x) = eps * D^(1/p), not 0: eps is added to the difference."""
     a = randn(9, 40)
@@ -290,6 +314,9 @@ def test_triplet_autograd_matches_torch():
     both(lambda: (leaf(64, 33), leaf(64, 33), leaf(64, 33)), reduction="none", swap=True, p=1)
     both(lambda: (leaf(1, 33), leaf(64, 33), leaf(64, 33)), reduction="sum", p=3)      # broadcast anchor
     both(lambda: (leaf(33), leaf(33), leaf(33)), reduction="none", p=float("inf"))     # 1-D
+    both(lambda: (leaf(3, 5, 33), leaf(3, 5, 33), leaf(3, 5, 33)), reduction="none", swap=True)  # 3-D
+    both(lambda: (leaf(3, 1, 33), leaf(1, 5, 33), leaf(3, 5, 33)), p=1)            # broadcast leading dims
+    both(lambda: (leaf(2, 3, 4, 17), leaf(2, 3, 4, 17), leaf(2, 3, 4, 17)), reduction="sum", p=3)  # 4-D
     both(lambda: (leaf(40, 64).t(), leaf(64, 40), leaf(64, 80)[:, ::2]), swap=True)   # column strides
     both(lambda: (leaf(64, 200)[:, 3:150], leaf(64, 147), randn(64, 147)), margin=0.3)  # padded rows, no grad n
     both(lambda: (leaf(20, 5000, dtype=torch.bfloat16), leaf(20, 5000, dtype=torch.bfloat16),
@@ -709,6 +736,22 @@ def test_matmul_python_api():
         assert rel_err(tritium.matmul(a, b), ref) < 2e-6
     finally:
         torch.set_float32_matmul_precision(prev)
+    # leading dimensions of a fold into rows, as torch.matmul does (a view, or a copy of a
+    # transposed input), with b a matrix or a vector; gradients flow back through the fold
+    x = randn(3, 5, 90)
+    for aa, bb in ((x, b), (x, b[:, 7]), (randn(2, 90, 4).transpose(1, 2), b), (randn(2, 0, 90), b),
+                   (randn(2, 3, 4, 90), b.t().contiguous().t()), (a[0], b[:, 0])):
+        ref = aa.double() @ bb.double()
+        got = tritium.matmul(aa, bb, precision="highest")
+        assert got.shape == ref.shape, f"{tuple(aa.shape)} @ {tuple(bb.shape)}: {tuple(got.shape)}"
+        if ref.numel():
+            assert rel_err(got, ref) < 2e-6, f"{tuple(aa.shape)} @ {tuple(bb.shape)}"
+    xl, bl = x.clone().requires_grad_(), b.clone().requires_grad_()
+    xr, br = x.double().requires_grad_(), b.double().requires_grad_()
+    up = randn(3, 5, 50)
+    tritium.matmul(xl, bl, precision="highest").backward(up)
+    (xr @ br).backward(up.double())
+    assert rel_err(xl.grad, xr.grad) < 2e-6 and rel_err(bl.grad, br.grad) < 2e-6
     with pytest.raises(ValueError, match="inner sizes"):
         tritium.matmul(a, a)
     with pytest.raises(TypeError, match="b has dtype"):
@@ -783,6 +826,14 @@ def test_python_errors_name_the_argument():
         tritium.triplet_margin_loss(a, a, a, reduction="max")
     with pytest.raises(ValueError, match="p must be"):
         tritium.triplet_margin_loss(a, a, a, p=0)
+    with pytest.raises(ValueError, match="same number of dimensions"):
+        tritium.triplet_margin_loss(randn(2, 4, 8), a, a)
+    with pytest.raises(ValueError, match="do not broadcast"):
+        tritium.triplet_margin_loss(a, randn(3, 8), a)
+    with pytest.raises(ValueError, match="batched products"):
+        tritium.matmul(a, randn(2, 8, 4))
+    with pytest.raises(ValueError, match="at least one dimension"):
+        tritium.matmul(a, randn(8)[0])
 
 
 def test_forced_image_is_reported():

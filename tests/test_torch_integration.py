@@ -104,6 +104,19 @@ def test_wrappers_trace_to_one_op_each():
         gm = make_fx(f)(a, p, n, w)
     ops = _called_ops(gm)
     assert ops.count("tritium.triplet_margin_loss.default") == 1 and ops.count("tritium.matmul.default") == 1
+
+    # 3-D inputs: their leading dimensions fold into rows (views), still one op each
+    def g(a, p, n, w):
+        return tritium.triplet_margin_loss(a, p, n, reduction="none"), tritium.matmul(p, w)
+
+    with FakeTensorMode():
+        a3, p3, n3 = (torch.randn(2, 8, 16, device="cuda") for _ in range(3))
+        w = torch.randn(16, 4, device="cuda")
+        loss, c = g(a3, p3, n3, w)
+        assert loss.shape == (2, 8) and c.shape == (2, 8, 4)
+        gm3 = make_fx(g)(a3, p3, n3, w)
+    ops = _called_ops(gm3)
+    assert ops.count("tritium.triplet_margin_loss.default") == 1 and ops.count("tritium.matmul.default") == 1
     node = next(n for n in gm.graph.nodes if str(n.target) == "tritium.triplet_margin_loss.default")
     assert node.args[3:] == (1.0, 2.0, 1e-6, True, "mean", False)
 

@@ -1,7 +1,10 @@
-"""tritium.matmul: C = A @ B for 1-D and 2-D CUDA tensors, by libtritium's kernels.
+"""tritium.matmul: C = A @ B for CUDA tensors (A of any number of dimensions, B 1-D or 2-D),
+by libtritium's kernels.
 
 The kernel is the custom op `torch.ops.tritium.matmul(a, b, precision)` on 2-D tensors, with a
 fake implementation and autograd (its gradients are tritium matmuls at the same precision)."""
+import math
+
 import torch
 
 from . import _torch
@@ -86,7 +89,12 @@ def _default_precision():
 
 
 def matmul(a, b, *, precision=None):
-    """a @ b like torch.matmul for 1-D and 2-D inputs of float32, float16 or bfloat16, with autograd.
+    """a @ b like torch.matmul, for inputs of float32, float16 or bfloat16, with autograd.
+
+    a is 1-D, 2-D or has leading batch dimensions, which are folded into the rows of one
+    product as torch.matmul folds them (a (B, S, K) input times a (K, N) weight gives
+    (B, S, N); a view where their strides allow one, else a copy, as torch.reshape);
+    b is 1-D or 2-D (batched products, b with batch dimensions, raise a ValueError).
 
     fp32 uses `precision` ('highest': fp32 accuracy; 'high'/'medium': TF32 with operands
     rounded to nearest), or torch.get_float32_matmul_precision() when None. Any strides
@@ -98,16 +106,17 @@ def matmul(a, b, *, precision=None):
         precision = _default_precision()
     if precision not in _PRECISIONS:
         raise ValueError(f"precision must be 'highest', 'high' or 'medium', got {precision!r}")
-    if a.dim() not in (1, 2) or b.dim() not in (1, 2):
-        raise ValueError(f"a and b must be 1-D or 2-D, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
-    a2 = a.unsqueeze(0) if a.dim() == 1 else a
+    if a.dim() < 1 or b.dim() < 1:
+        raise ValueError(f"a and b must have at least one dimension, got shapes {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+    if b.dim() > 2:
+        raise ValueError(f"b must be 1-D or 2-D (batched products are not supported), got shape {tuple(b.shape)}")
+    # a's leading dimensions are rows of one product, as torch.matmul folds them
+    lead = a.shape[:-1]
+    a2 = a if a.dim() == 2 else a.reshape(math.prod(lead), a.shape[-1])
     b2 = b.unsqueeze(1) if b.dim() == 1 else b
     if b2.shape[0] != a2.shape[1]:
         raise ValueError(f"a {tuple(a.shape)} and b {tuple(b.shape)} cannot be multiplied: inner sizes "
                          f"{a2.shape[1]} and {b2.shape[0]} differ")
     c = _mm(a2, b2, precision)
-    if a.dim() == 1:
-        c = c.squeeze(0)
-    if b.dim() == 1:
-        c = c.squeeze(-1)
-    return c
+    return c if a.dim() == 2 and b.dim() == 2 else c.reshape(lead + b.shape[1:])

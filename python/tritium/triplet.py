@@ -5,7 +5,7 @@ The kernels are the custom ops `torch.ops.tritium.triplet_margin_loss` (returns 
 per-row values saved for the backward) and `torch.ops.tritium.triplet_margin_loss_backward`,
 with fake implementations and registered autograd, so torch.compile(fullgraph=True), CUDA
 graph capture and autograd all see them as single ops. The public function does the Python
-side (argument checks, broadcasting, 1-D inputs) with ordinary torch operations."""
+side (argument checks, broadcasting, inputs of other than two dimensions) with ordinary torch operations."""
 import math
 
 import torch
@@ -17,10 +17,13 @@ _REDUCTIONS = {"none": lib.TRITIUM_REDUCTION_NONE, "mean": lib.TRITIUM_REDUCTION
                "sum": lib.TRITIUM_REDUCTION_SUM}
 
 
-def _rows(t):
-    """A 2-D input whose rows are unit-stride (1-D inputs are one row)."""
-    if t.dim() == 1:
-        t = t.unsqueeze(0)
+def _rows(t, rows, d):
+    """t as a rows x d matrix whose rows are unit-stride: a 2-D input as it is (its row
+    stride is passed through, 0 for a broadcast row), a 0-D or 1-D input as one row, an
+    N-D one with its leading dimensions flattened into rows (a view where torch can make
+    one, as torch.reshape)."""
+    if t.dim() != 2:
+        t = t.reshape(rows, d)
     if t.stride(1) != 1 and t.shape[1] > 1:
         t = t.contiguous()  # the kernel walks each row with unit stride
     return t
@@ -135,8 +138,10 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
                         size_average=None, reduce=None, reduction="mean"):
     """Same arguments and result as torch.nn.functional.triplet_margin_loss, with autograd.
 
-    Inputs are (N, D) or (D,) CUDA tensors of float32, float16 or bfloat16 (broadcast
-    against each other like PyTorch does); the loss is accumulated in fp32 and returned in
+    Inputs are CUDA tensors of float32, float16 or bfloat16 with the same number of
+    dimensions, broadcast against each other as PyTorch does: (N, D), (D,), or (..., D),
+    whose loss with reduction='none' has the leading shape (...) (0-D inputs are one
+    value each, as in PyTorch); the loss is accumulated in fp32 and returned in
     the input dtype. 'mean' and 'sum' are deterministic, and so is the backward.
     """
     if size_average is not None or reduce is not None:
@@ -147,8 +152,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     _torch.check_tensor("positive", positive, anchor.device, anchor.dtype)
     _torch.check_tensor("negative", negative, anchor.device, anchor.dtype)
     dims = (anchor.dim(), positive.dim(), negative.dim())
-    if dims[0] not in (1, 2) or dims[1] != dims[0] or dims[2] != dims[0]:
-        raise ValueError(f"anchor, positive and negative must all be 1-D or all 2-D, got dims {dims}")
+    if dims[1] != dims[0] or dims[2] != dims[0]:
+        raise ValueError(f"anchor, positive and negative must have the same number of dimensions, got {dims}")
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")
     p = float(p)
@@ -163,15 +168,18 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
         except RuntimeError as e:
             raise ValueError(f"anchor {tuple(anchor.shape)}, positive {tuple(positive.shape)} and negative "
                              f"{tuple(negative.shape)} do not broadcast: {e}") from None
-    one_d = a.dim() == 1
-    a, pos, neg = _rows(a), _rows(pos), _rows(neg)
+    # the loss is per vector along the last dimension: the leading ones are rows
+    lead = a.shape[:-1]
+    d = a.shape[-1] if a.dim() else 1
+    rows = math.prod(lead)
+    a, pos, neg = _rows(a, rows, d), _rows(pos, rows, d), _rows(neg, rows, d)
     save = torch.is_grad_enabled() and (a.requires_grad or pos.requires_grad or neg.requires_grad)
     args = (a, pos, neg, float(margin), p, float(eps), bool(swap), reduction, save)
     if not _torch.eager(a, pos, neg):
         out = torch.ops.tritium.triplet_margin_loss(*args)[0]
     else:
         out = (_Eager.apply if save else _forward)(*args)[0]
-    return out[0] if one_d and reduction == "none" else out
+    return out.reshape(lead) if reduction == "none" else out
 
 
 class TripletMarginLoss(torch.nn.TripletMarginLoss):

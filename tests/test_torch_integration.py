@@ -10,6 +10,7 @@ import copy
 import importlib
 import inspect
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -416,3 +417,20 @@ def test_eager_shortcut_and_ops_agree():
     c, c2 = tritium.matmul(a, wl, precision="high"), OPS.matmul(a, wl2, "high")
     assert torch.equal(c, c2)
     assert torch.equal(torch.autograd.grad(c.sum(), wl)[0], torch.autograd.grad(c2.sum(), wl2)[0])
+
+
+def test_importing_submodules_keeps_the_api():
+    """Importing any of tritium's submodules first (a user's `from tritium._matmul import ...`,
+    a tool that walks the package) leaves tritium.matmul and the loss the functions: a
+    submodule named like a function would have rebound the name to itself."""
+    code = ("import importlib, pkgutil, tritium\n"
+            "for m in pkgutil.walk_packages(tritium.__path__, 'tritium.'):\n"
+            "    if m.name not in ('tritium.__main__', 'tritium._build_ffi'):\n"
+            "        importlib.import_module(m.name)\n"
+            "import tritium\n"
+            "assert callable(tritium.matmul) and not isinstance(tritium.matmul, type(tritium)), tritium.matmul\n"
+            "assert callable(tritium.triplet_margin_loss) and isinstance(tritium.TripletMarginLoss, type)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1] / "python"),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr

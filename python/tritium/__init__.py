@@ -15,7 +15,7 @@ from ._lib import (TritiumArgumentError, TritiumDeviceError, TritiumError,  # no
                    TritiumKernelError)
 
 # public name -> the module defining it; these modules import torch
-_TORCH_API = {"matmul": ".matmul", "triplet_margin_loss": ".triplet", "TripletMarginLoss": ".triplet"}
+_TORCH_API = {"matmul": "._matmul", "triplet_margin_loss": "._triplet", "TripletMarginLoss": "._triplet"}
 
 __all__ = ["matmul", "triplet_margin_loss", "TripletMarginLoss", "TritiumError",
            "TritiumArgumentError", "TritiumDeviceError", "TritiumKernelError", "__version__"]
@@ -31,8 +31,9 @@ def __getattr__(name):  # PEP 562: called only for names not (yet) bound here
             raise
         raise ImportError(f"tritium.{name} needs PyTorch, which is not installed: "
                           "pip install torch (or tritium[torch])", name="torch") from e
-    # Bind them all at once: importing the submodule .matmul also bound the name `matmul` here,
-    # to the module, which the function must replace.
+    # Bind them all at once. (The modules' names differ from the functions': importing a
+    # submodule binds its name in this package, which for a module named `matmul` would
+    # have made `tritium.matmul` that module for anyone who imported it first.)
     for n, m in _TORCH_API.items():
         globals()[n] = getattr(modules[m], n)
     return globals()[name]

@@ -5,7 +5,7 @@ import torch
 from ._lib import ffi, lib
 
 # torch.ops.tritium.*: each op's schema is defined and its CUDA kernel registered next to its
-# wrapper (triplet.py, matmul.py), with a fake implementation and autograd.
+# wrapper (_triplet.py, _matmul.py), with a fake implementation and autograd.
 LIBRARY = torch.library.Library("tritium", "DEF")
 
 

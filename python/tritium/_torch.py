@@ -53,8 +53,11 @@ def check_tensor(name, t, device=None, dtype=None):
 
 
 def stream_of(device):
-    """The current torch stream of `device`, as the C API's stream argument."""
-    return ffi.cast("struct CUstream_st *", torch.cuda.current_stream(device).cuda_stream)
+    """The current torch stream of `device` (a CUDA device with its index, as a tensor's
+    .device has), as the C API's stream argument. The raw handle, as Triton's launcher
+    takes it: torch.cuda.current_stream(device).cuda_stream builds a Stream object each
+    call, 3.5 us of host time (H200 host) where this takes 0.2."""
+    return ffi.cast("struct CUstream_st *", torch._C._cuda_getCurrentRawStream(device.index))
 
 
 def ptr(t):
@@ -78,8 +81,9 @@ class on_device:
         self.prev = None
 
     def __enter__(self):
-        if torch.cuda.current_device() != self.device.index:
-            self.prev = torch.cuda.current_device()
+        current = torch._C._cuda_getDevice()  # torch.cuda.current_device() without its lazy-init check
+        if current != self.device.index:
+            self.prev = current
             torch.cuda.set_device(self.device)
         return self
 

@@ -6,7 +6,7 @@ precision and alignment.
     python -m tritium tune [--out FILE] [--quick] [--dtypes f32,bf16,f16] [--shapes MxNxK,... [--merge]]
     python -m tritium tune --derive 89 --from aot/tuning/sm_90.json [--out FILE]
 
-For every shape of the set (squares from 128 to 8192, the seed shape, skinny M and N from 1 to 256, long K)
+For every shape of the set (squares from 128 to 8192, every 1.5x or 2x, the seed shape, skinny M and N from 1 to 256, long K)
 and every dtype/precision, each config the build ships for this device is timed (CUDA
 events, median of back-to-back batches, the calls rotating over operand sets of 3x L2 in
 all, as the bench reads them) on each path with K splits (the gemv path on
@@ -33,8 +33,9 @@ from pathlib import Path
 
 # (m, n, k, aligned): aligned shapes use contiguous operands; the seed shape keeps its
 # odd row strides (the case vendor libraries are weak at)
-SHAPES = [(128, 128, 128), (256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048),
-          (4096, 4096, 4096), (8192, 8192, 8192), (8205, 5921, 2949),
+SHAPES = [(128, 128, 128), (256, 256, 256), (512, 512, 512), (768, 768, 768), (1024, 1024, 1024),
+          (1536, 1536, 1536), (2048, 2048, 2048), (3072, 3072, 3072), (4096, 4096, 4096), (8192, 8192, 8192),
+          (8205, 5921, 2949),
           (1, 8192, 8192), (16, 8192, 8192), (64, 8192, 8192), (128, 8192, 8192), (256, 8192, 8192),
           (8192, 16, 8192), (8192, 128, 8192), (1024, 1024, 65536), (256, 256, 16384), (2048, 2048, 512),
           # matrix-vector products: M = 1 reads B^T with its rows contiguous, N = 1 reads A along K

@@ -27,9 +27,11 @@ def eager(*tensors):
     (torch.compile, make_fx and export, fake tensors, torch.func, dispatch or function modes).
     The dispatcher's op and autograd layers cost tens of µs of host time per call, more than
     a small kernel runs; everything that traces still sees the ops."""
+    for t in tensors:
+        if type(t) not in _PLAIN:
+            return False
     return (not torch.compiler.is_compiling() and torch._C._len_torch_dispatch_stack() == 0
-            and torch._C._len_torch_function_stack() == 0 and not torch._C._are_functorch_transforms_active()
-            and all(type(t) in _PLAIN for t in tensors))
+            and torch._C._len_torch_function_stack() == 0 and not torch._C._are_functorch_transforms_active())
 
 
 _PLAIN = (torch.Tensor, torch.nn.Parameter)

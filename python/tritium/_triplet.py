@@ -40,14 +40,13 @@ _torch.define("triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negati
               "float eps, bool swap, str reduction, bool save) -> (Tensor, Tensor)")
 
 
-@_torch.impl("triplet_margin_loss")
-def _forward(a, pos, neg, margin, p, eps, swap, reduction, save):
-    """The loss, and (when `save`) the per-row values the backward reads (else an empty tensor)."""
+def _launch(a, pos, neg, margin, p, eps, swap, reduction, saved):
+    """The loss of 2-D inputs, writing the per-row values the backward reads into `saved`
+    when it is a tensor (None: nothing saved)."""
     n, d = a.shape
     red = _REDUCTIONS[reduction]
     device = a.device
     out = torch.empty((n,) if red == lib.TRITIUM_REDUCTION_NONE else (), dtype=a.dtype, device=device)
-    saved = torch.empty((n, _saved_width(p)) if save else (0,), dtype=torch.float32, device=device)
     size = ffi.new("size_t *")
     check(lib.tritium_triplet_margin_loss_workspace_size(n, d, red, size), "triplet_margin_loss")
     with _torch.on_device(device):
@@ -55,9 +54,16 @@ def _forward(a, pos, neg, margin, p, eps, swap, reduction, save):
         check(lib.tritium_triplet_margin_loss(
             _torch.DTYPES[a.dtype], n, d, _torch.ptr(a), a.stride(0), _torch.ptr(pos), pos.stride(0),
             _torch.ptr(neg), neg.stride(0), margin, p, eps, 1 if swap else 0, red, _torch.ptr(out),
-            _torch.ptr(saved) if save else ffi.NULL, ws, ws_bytes,
+            ffi.NULL if saved is None else _torch.ptr(saved), ws, ws_bytes,
             _torch.stream_of(device)), "triplet_margin_loss")
-    return out, saved
+    return out
+
+
+@_torch.impl("triplet_margin_loss")
+def _forward(a, pos, neg, margin, p, eps, swap, reduction, save):
+    """The loss, and (when `save`) the per-row values the backward reads (else an empty tensor)."""
+    saved = torch.empty((a.shape[0], _saved_width(p)) if save else (0,), dtype=torch.float32, device=a.device)
+    return _launch(a, pos, neg, margin, p, eps, swap, reduction, saved if save else None), saved
 
 
 @torch.library.register_fake("tritium::triplet_margin_loss")
@@ -177,8 +183,10 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     args = (a, pos, neg, float(margin), p, float(eps), bool(swap), reduction, save)
     if not _torch.eager(a, pos, neg):
         out = torch.ops.tritium.triplet_margin_loss(*args)[0]
-    else:
-        out = (_Eager.apply if save else _forward)(*args)[0]
+    elif save:
+        out = _Eager.apply(*args)[0]
+    else:  # no autograd, no op outputs to fill: the loss alone
+        out = _launch(*args[:-1], None)
     return out.reshape(lead) if reduction == "none" else out
 
 

@@ -90,11 +90,12 @@ static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int aligned, i
     while (want < d) want <<= 1;
     int best = -1;
     int32_t best_block = 0, best_rows = 0;
+    int first = tritium_kernel_first[kernel], end = first + tritium_kernel_count[kernel];
     for (int pass = aligned ? 0 : 1; pass < 2 && best < 0; ++pass) {
         int al = pass == 0;
-        for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i) {
+        for (int i = first; i < end; ++i) {
             const tritium_variant *v = &tritium_variants[i];
-            if (v->kernel != kernel || v->dtype != dtype || v->aligned != al || v->params[0] != p_mode) continue;
+            if (v->dtype != dtype || v->aligned != al || v->params[0] != p_mode) continue;
             int32_t rows = v->params[1], block = v->params[2];
             int better = best < 0 || (block <= want ? (best_block > want || block > best_block)
                                                    : (best_block > want && block < best_block)) ||
@@ -113,9 +114,10 @@ static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int aligned, i
 static int pick_single(tritium_dtype dtype, int p_mode, int aligned, int64_t n, int64_t d) {
     int best = -1;
     int64_t best_steps = 0, best_size = 0;
-    for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i) {
+    int first = tritium_kernel_first[TRITIUM_K_TRIPLET_FWD], end = first + tritium_kernel_count[TRITIUM_K_TRIPLET_FWD];
+    for (int i = first; i < end; ++i) {
         const tritium_variant *v = &tritium_variants[i];
-        if (v->kernel != TRITIUM_K_TRIPLET_FWD || v->dtype != dtype || v->params[0] != p_mode ||
+        if (v->dtype != dtype || v->params[0] != p_mode ||
             (v->aligned && !aligned) || v->params[TRITIUM_P_TRIPLET_FWD_ROWS] < n)
             continue;
         int64_t block = v->params[TRITIUM_P_TRIPLET_FWD_BLOCK_D], steps = (d + block - 1) / block;
@@ -130,18 +132,20 @@ static int pick_single(tritium_dtype dtype, int p_mode, int aligned, int64_t n, 
 }
 
 static int pick_reduce(tritium_dtype dtype) {
-    for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i)
-        if (tritium_variants[i].kernel == TRITIUM_K_TRIPLET_REDUCE && tritium_variants[i].dtype == dtype) return i;
+    int first = tritium_kernel_first[TRITIUM_K_TRIPLET_REDUCE];
+    for (int i = first; i < first + tritium_kernel_count[TRITIUM_K_TRIPLET_REDUCE]; ++i)
+        if (tritium_variants[i].dtype == dtype) return i;
     return -1;
 }
 
 /* The finish variant with the narrowest BLOCK_S that holds `splits`. */
 static int pick_finish(tritium_dtype dtype, int p_mode, int64_t splits) {
     int best = -1;
-    for (int i = 0; i < TRITIUM_VARIANT_COUNT; ++i) {
+    int first = tritium_kernel_first[TRITIUM_K_TRIPLET_FINISH];
+    for (int i = first; i < first + tritium_kernel_count[TRITIUM_K_TRIPLET_FINISH]; ++i) {
         const tritium_variant *v = &tritium_variants[i];
         int32_t block_s = v->params[TRITIUM_P_TRIPLET_FINISH_BLOCK_S];
-        if (v->kernel == TRITIUM_K_TRIPLET_FINISH && v->dtype == dtype && v->params[0] == p_mode && block_s >= splits &&
+        if (v->dtype == dtype && v->params[0] == p_mode && block_s >= splits &&
             (best < 0 || block_s < tritium_variants[best].params[TRITIUM_P_TRIPLET_FINISH_BLOCK_S]))
             best = i;
     }

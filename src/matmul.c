@@ -286,8 +286,17 @@ static int table_arch(int arch) {
     return best;
 }
 
+/* What an entry measured with the other alignment adds to its log-distance: as much as a
+ * factor of e in one dimension. Where the strides are not multiples of 16 elements the
+ * direct tiles load element by element, and an entry measured on such a shape (packing,
+ * say) is what the call wants, while an aligned one nearby picks a tile for vector loads
+ * (H200, bf16 777 x 1999 x 3001: the 2048^3 entry's direct 128 x 256 tile 544 us, cuBLAS
+ * 109). At 0.25 an unaligned call took the aligned entry of a shape 2.4x away in M. The gemv
+ * path's variants go by X's and v's own alignment (gemv_variant), so its entries take none. */
+#define ALIGN_MISMATCH 1.0
+
 /* The plan for problem p: the forced config, else the nearest usable tuning-table entry
- * (log-distance in m, n, k; alignment as a tie-breaker), else the first usable direct
+ * (log-distance in m, n, k, plus ALIGN_MISMATCH), else the first usable direct
  * config. call == NULL: any device, unlimited workspace. Returns 0 if nothing fits. */
 static int choose(const tritium_call *call, const mm_problem *p, int arch, size_t ws_bytes, mm_plan *out) {
     if (forced.path) {
@@ -335,7 +344,8 @@ static int choose(const tritium_call *call, const mm_problem *p, int arch, size_
         double tm = gemv ? (t->m > t->n ? t->m : t->n) : t->m, tn = gemv ? 1 : t->n;
         double pm = gemv ? (double)(p->m > p->n ? p->m : p->n) : (double)p->m, pn = gemv ? 1 : (double)p->n;
         double d = fabs(log(pm / tm)) + fabs(log(pn / tn)) +
-                   fabs(log((double)(p->k > 0 ? p->k : 1) / t->k)) + 0.25 * (t->aligned != layout_aligned(p->layout));
+                   fabs(log((double)(p->k > 0 ? p->k : 1) / t->k)) +
+                   (gemv ? 0 : ALIGN_MISMATCH * (t->aligned != layout_aligned(p->layout)));
         if (d < best_d) { best_d = d; *out = pl; found = 1; }
     }
     if (found) return 1;

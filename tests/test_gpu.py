@@ -147,7 +147,12 @@ def test_triplet_sweep(dtype, norm_p, swap):
                 scale = pd(a.double(), p.double(), p=norm_p, eps=eps) + pd(a.double(), n.double(), p=norm_p, eps=eps)
                 if reduction != "none":
                     scale = scale.mean() if reduction == "mean" else scale.sum()
-                tol = max(tol, 2e-6 * scale.norm().item() / max(ref.norm().item(), 1e-30))
+                # over the losses that assert_close compares: those finite in the dtype. An
+                # fp16 loss past 65504 is inf there, and the rows left are those whose hinge
+                # cancels the most (fp16, p = 0.5, 2 x 40000, swap, 'none': 2.6e-3 of the
+                # loss, where the ratio over every row allowed 2e-3)
+                seen = torch.isfinite(ref.to(dtype))
+                tol = max(tol, 2e-6 * scale[seen].norm().item() / max(ref[seen].norm().item(), 1e-30))
             assert_close(out.reshape(ref.shape), ref, dtype, what, tol=tol)
             assert guards_intact(buf), f"{what}: wrote outside its output"
 

@@ -349,6 +349,17 @@ MATMUL_DIRECT_CONFIGS = {
 # with both operands column-major), which the 4090 resource check rejects; calls of that
 # layout there take the unaligned variant of the same tile (aot/build.py)
 MATMUL_DIRECT_HOPPER_ONLY = {("f32", 0, (128, 128, 16), (2, 2, True))}
+# Not used, measured (H200, 2026-11-22, bf16, device time, cuBLAS in the same run): mid-size
+# squares lose to cuBLAS by wave quantization (3072^3: 288 tiles of 128 x 256 on 132 SMs, run
+# as 3 waves: 101 us, cuBLAS 72). Two remedies were tried in JIT. Splitting C's rows into full
+# waves plus a tail with its own config (two launches of this kernel): 3072^3 84 us, 2304^3
+# 52 -> 47, no gain at 1280^3-2560^3 or 4096^3. Stream-K (full waves as they are, the rest
+# cut into equal K ranges over one program per SM, fp32 partial tiles added up in a fixed
+# order by a second kernel): 3072^3 93 us, 2304^3 50, and slower than the plain tiles at
+# 1024^3-2048^3 and 4096^3 (1536^3: 25.7 us against 20.9), since each cut tile writes and
+# reads 128 KB of fp32 partials and restarts the pipeline (the prototype stored its partials
+# as bytes by mistake, so its results were wrong and these times flatter it). Neither was
+# worth a new path.
 MATMUL_PACKED_CONFIGS = {
     # (TF32, PROMOTE) per family
     ("f32", 1): ((128, 256, 32, 8, 8, 3, HOPPER), (128, 128, 32, 8, 8, 3, ())),

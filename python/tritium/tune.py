@@ -6,7 +6,8 @@ precision and alignment.
     python -m tritium tune [--out FILE] [--quick] [--dtypes f32,bf16,f16] [--shapes MxNxK,... [--merge]]
     python -m tritium tune --derive 89 --from aot/tuning/sm_90.json [--out FILE]
 
-For every shape of the set (squares from 128 to 8192, every 1.5x or 2x, the seed shape, skinny M and N from 1 to 256, long K)
+For every shape of the set (squares from 128 to 8192, every 1.5x or 2x, the seed shape and other shapes
+whose strides are not multiples of 16 elements, skinny M and N from 1 to 256, long K)
 and every dtype/precision, each config the build ships for this device is timed (CUDA
 events, median of back-to-back batches, the calls rotating over operand sets of 3x L2 in
 all, as the bench reads them) on each path with K splits (the gemv path on

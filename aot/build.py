@@ -210,7 +210,7 @@ def generate(out, archs, variants, results):
     c += ["const tritium_matmul_tuning tritium_matmul_tunings[TRITIUM_MATMUL_TUNING_COUNT] = {"]
     for t in tuning:
         c.append("  {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, {%s}}," % (
-            t["arch"], t["dtype"], t["precision"], t["path"], t["aligned"], t["x_layout"], t["m"], t["n"], t["k"],
+            t["arch"], t["dtype"], t["precision"], t["path"], t["align"], t["x_layout"], t["m"], t["n"], t["k"],
             t["split"],
             ", ".join(map(str, t["variants"]))))
     if not tuning:
@@ -264,7 +264,7 @@ def tuning_entries(archs, variants, tuning_dir=TUNING_DIR):
                 raise SystemExit(f"aot/build.py: {path.name} entry {i}: no {e['path']} matmul variant for {dtype} "
                                  f"config {cfg} on sm_{arch}: the table names a config the manifest does not build")
             out.append({"arch": arch, "dtype": manifest.DTYPE_IDS[dtype], "precision": prec,
-                        "path": MATMUL_PATHS[e["path"]], "aligned": int(bool(e["aligned"])),
+                        "path": MATMUL_PATHS[e["path"]], "align": int(e["align"]),
                         "x_layout": int(e.get("x_layout", 0)),
                         "m": int(e["m"]), "n": int(e["n"]), "k": int(e["k"]), "split": int(e["split"]),
                         "variants": tuple(vs)})

@@ -5,14 +5,23 @@ compiled for every arch of the build. The C runtime sees the same list as a gene
 table and picks a variant by these fields at run time, so adding a config here is all it
 takes to ship it.
 
-`aligned` variants promise the compiler 16-byte aligned pointers and sizes/strides that
-are multiples of 16 elements (Triton's `tt.divisibility`), which lets it emit 16-byte
-vector loads; the runtime only chooses them when the call's arguments satisfy that.
+`aligned` variants promise the compiler 16-byte aligned pointers, and sizes and strides
+that are multiples of 16 bytes: 4 fp32 or 8 fp16/bf16 elements (Triton's
+`tt.divisibility`, ALIGN_ELEMS), which is what a 16-byte vector load of a row needs; the
+runtime only chooses them when the call's arguments satisfy that. Arguments the library
+itself sizes (workspace rows, `always_aligned`) are promised 16 elements.
 """
 from dataclasses import dataclass, field
 
 DTYPES = {"f32": "fp32", "f16": "fp16", "bf16": "bf16"}  # tritium name -> Triton type
 DTYPE_IDS = {"f32": 0, "f16": 1, "bf16": 2}              # = tritium_dtype in tritium.h
+# Elements per 16 bytes: the divisibility an aligned variant promises for its caller's sizes
+# and strides (= 16 / tritium_dtype_size, src/validate.c's tritium_align_elems). The rule
+# was 16 elements for every dtype; with 16 bytes the code for shapes that met the old rule
+# keeps its vector widths (the PTX differs only in a few more mask compares at the K tail),
+# and rows of 1000 or 3000 bf16 elements, or 300 fp32, load in place with 16-byte vectors
+# instead of one element at a time or being packed first.
+ALIGN_ELEMS = {"f32": 4, "f16": 8, "bf16": 8}
 
 # Archs compiled by default (TRITIUM_ARCHS narrows or widens this). Archs below 90
 # compile to plain targets whose PTX the driver can JIT on any newer GPU; 90 and above
@@ -52,9 +61,9 @@ class Kernel:
     function: str
     args: tuple               # (arg name, type) in order; "T" is the variant's dtype
     params: tuple             # constexpr params, in the order the C table stores them
-    aligned_args: tuple = ()  # args promised divisible by 16 in aligned variants
+    aligned_args: tuple = ()  # args promised 16-byte aligned (ALIGN_ELEMS) in aligned variants
     always_aligned: tuple = ()  # args promised divisible by 16 in every variant
-    # ((param, value, args), ...): more args promised divisible by 16 in aligned variants
+    # ((param, value, args), ...): more args promised as aligned_args in aligned variants
     # whose constexpr param has that value (which strides a layout leaves as arguments)
     aligned_by_param: tuple = ()
     pdl: bool = True          # programmatic dependent launch where the arch has it (see pdl())
@@ -100,12 +109,19 @@ class Variant:
         return pdl(arch) if self.kernel.pdl else 0
 
     def attrs(self):
+        """Triton's divisibility promises: a pointer's in bytes, an integer's in elements
+        (16 for what the library sizes, ALIGN_ELEMS for what the caller does)."""
         names = [n for n, _ in self.kernel.args]
-        args = self.kernel.always_aligned + (self.kernel.aligned_args if self.aligned else ())
+        types = dict(self.kernel.args)
+        out = {(names.index(a),): [["tt.divisibility", 16]] for a in self.kernel.always_aligned}
         if self.aligned:
             values = dict(zip(self.kernel.params, self.params))
-            args += tuple(a for p, value, more in self.kernel.aligned_by_param if values[p] == value for a in more)
-        return {(names.index(a),): [["tt.divisibility", 16]] for a in args}
+            args = self.kernel.aligned_args + tuple(a for p, value, more in self.kernel.aligned_by_param
+                                                    if values[p] == value for a in more)
+            for a in args:
+                div = 16 if types[a].startswith("*") else ALIGN_ELEMS[self.dtype]
+                out[(names.index(a),)] = [["tt.divisibility", div]]
+        return out
 
 
 TRIPLET_FWD = Kernel(
@@ -189,8 +205,9 @@ MATMUL_PACKED = Kernel(
 )
 
 # fp32 only. X is read in place (R x K through two strides); Y, the packed operand, and
-# the partials are workspace. In an aligned variant X's pointer, R, K and its strides are
-# 16-divisible, the unit stride that XL makes a constexpr being passed as 0
+# the partials are workspace. In an aligned variant X's pointer is 16-byte aligned and R, K
+# and its strides 16 bytes (4 elements) apart, the unit stride that XL makes a constexpr
+# being passed as 0
 MATMUL_STREAMED = Kernel(
     name="matmul_streamed", module="tritium.kernels.matmul", function="_matmul_streamed_kernel",
     args=(("x_ptr", "*T"), ("y_ptr", "*T"), ("c_ptr", "*T"), ("partial_ptr", "*fp32"),
@@ -261,9 +278,21 @@ TRIPLET_SPLIT_PROGRAMS = 256
 # reduce at (256, 128).
 TRIPLET_SINGLE_MAX_STEPS = 2
 TRIPLET_SINGLE_CONFIG = (32, 128, 8, 1)  # (ROWS, BLOCK_D, num_warps, STAGES), p = 2, aligned rows
+# Many short programs: a forward grid of more than MANY_PROGRAMS programs, each reading fewer
+# than MIN_PROGRAM_BYTES of a, p and n, is bound by starting programs, not by memory; it
+# takes the family's narrowest config of BLOCK_D >= 64 instead (16 rows of 64 where p = 2
+# and rows are aligned), whose programs read more rows. On an H200 the images' 1-warp
+# (1, 512) programs took 84 us at 65536 rows of 272 to 512 elements, fp32 and bf16 alike
+# (bf16 (65536, 384): torch.compile 62 us); JIT-compiled, (16, 64) took 35-53 us in bf16
+# there where (1, 512) took 53-57, and in fp32 60-97 us against 58-94, at 8192 rows within
+# 10 % either way. At 4096 rows (the bench's (4096, 512)) the (1, 512) tile stays.
+TRIPLET_MANY_PROGRAMS = 4096
+TRIPLET_MIN_PROGRAM_BYTES = 6144
 CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TRIPLET_SPLIT_BLOCK_D,
              "TRIPLET_SPLIT_PROGRAMS": TRIPLET_SPLIT_PROGRAMS,
-             "TRIPLET_SINGLE_MAX_STEPS": TRIPLET_SINGLE_MAX_STEPS}  # matmul's are added below
+             "TRIPLET_SINGLE_MAX_STEPS": TRIPLET_SINGLE_MAX_STEPS,
+             "TRIPLET_MANY_PROGRAMS": TRIPLET_MANY_PROGRAMS,
+             "TRIPLET_MIN_PROGRAM_BYTES": TRIPLET_MIN_PROGRAM_BYTES}  # matmul's are added below
 
 
 def triplet_row_configs(p_mode, aligned):

@@ -93,6 +93,11 @@ tritium_status tritium_launch(const tritium_call *call, int variant, unsigned gr
 
 size_t tritium_dtype_size(tritium_dtype dtype); /* 0 for an unknown dtype */
 
+/* Elements per 16 bytes (4 fp32, 8 fp16/bf16): the aligned variants' promise is 16-byte
+ * aligned pointers and sizes and strides that are multiples of this (aot/manifest.py,
+ * ALIGN_ELEMS), the most a 16-byte vector load of a row needs. */
+int64_t tritium_align_elems(tritium_dtype dtype);
+
 /* Byte span [lo, hi) touched by a strided 2-D array of rows x cols elements; 0 on success,
  * or OVERFLOW with a message naming `what`. An empty array has hi == lo. */
 tritium_status tritium_span_2d(const char *what, const void *base, int64_t rows, int64_t cols,

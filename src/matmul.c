@@ -3,6 +3,7 @@
  * _matmul_packed_kernel, _matmul_streamed_kernel, _matmul_gemv_kernel,
  * _matmul_reduce_kernel); the paths are described there. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "internal.h"
 
@@ -22,6 +23,8 @@ typedef struct mm_problem {
     int c_layout;                  /* C alone (the packed kernel's): 0 general strides, 1 unit, 2 unit + aligned */
     int x_layout, x_aligned;       /* the streamed and gemv kernels' X: its XL, and whether aligned variants fit */
     int v_unit;                    /* the gemv kernel's v: 16-byte aligned, unit stride (its aligned variants' V1) */
+    int align;                     /* the tuning class (tritium_matmul_tuning.align): 2 sizes and strides
+                                      multiples of 16 elements, 1 of 16 bytes only, 0 neither */
 } mm_problem;
 
 /* The streamed path's operands: X (R x K) read in place, Y (S rows of K) packed, C seen as
@@ -286,13 +289,17 @@ static int table_arch(int arch) {
     return best;
 }
 
-/* What an entry measured with the other alignment adds to its log-distance: as much as a
- * factor of e in one dimension. Where the strides are not multiples of 16 elements the
- * direct tiles load element by element, and an entry measured on such a shape (packing,
- * say) is what the call wants, while an aligned one nearby picks a tile for vector loads
- * (H200, bf16 777 x 1999 x 3001: the 2048^3 entry's direct 128 x 256 tile 544 us, cuBLAS
- * 109). At 0.25 an unaligned call took the aligned entry of a shape 2.4x away in M. The gemv
- * path's variants go by X's and v's own alignment (gemv_variant), so its entries take none. */
+/* What an entry measured in another alignment class adds to its log-distance, per class
+ * apart: as much as a factor of e in one dimension. Where the strides are not multiples of
+ * 16 bytes the direct tiles load element by element, and an entry measured on such a shape
+ * (packing, say) is what the call wants, while an aligned one nearby picks a tile for vector
+ * loads (H200, bf16 777 x 1999 x 3001: the 2048^3 entry's direct 128 x 256 tile 544 us,
+ * cuBLAS 109). At 0.25 an unaligned call took the aligned entry of a shape 2.4x away in M.
+ * Rows of 16 bytes but not 16 elements (class 1) run the aligned variants, but a tile's rows
+ * then straddle 128-byte lines, and packing can pay again: on an H200, bf16 3000^3 took 135
+ * us in place on the 3072^3 entry's direct tile and 124 packed, fp32 'high' 1000 x 1000 x 8000
+ * 156 and 121 streamed, while bf16 1000^3 took 13.2 in place and 16.8 packed. The gemv path's
+ * variants go by X's and v's own alignment (gemv_variant), so its entries take none. */
 #define ALIGN_MISMATCH 1.0
 
 /* The plan for problem p: the forced config, else the nearest usable tuning-table entry
@@ -345,7 +352,7 @@ static int choose(const tritium_call *call, const mm_problem *p, int arch, size_
         double pm = gemv ? (double)(p->m > p->n ? p->m : p->n) : (double)p->m, pn = gemv ? 1 : (double)p->n;
         double d = fabs(log(pm / tm)) + fabs(log(pn / tn)) +
                    fabs(log((double)(p->k > 0 ? p->k : 1) / t->k)) +
-                   (gemv ? 0 : ALIGN_MISMATCH * (t->aligned != layout_aligned(p->layout)));
+                   (gemv ? 0 : ALIGN_MISMATCH * abs(t->align - p->align));
         if (d < best_d) { best_d = d; *out = pl; found = 1; }
     }
     if (found) return 1;
@@ -406,7 +413,7 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
         }
     }
     /* the most that any device's table, and any layout, asks of this shape */
-    mm_problem p = {dtype, prec, m, n, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    mm_problem p = {dtype, prec, m, n, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     int archs[TRITIUM_MATMUL_TUNING_COUNT + 1], na = 0;
     archs[na++] = 0;
     for (int i = 0; i < TRITIUM_MATMUL_TUNING_USED; ++i) { /* each table's arch once */
@@ -418,8 +425,8 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
         /* classes 0 and 2 stand for all: without a device the choice sees the direct class
          * only through its alignment (each class has a variant of every direct config, and
          * their plans' sizes are the same), and C's class only through its variant */
-        for (p.layout = 0; p.layout < 3; p.layout += 2) {
-            p.c_layout = p.layout;
+        for (p.align = 0; p.align < 3; ++p.align) {
+            p.c_layout = p.layout = p.align ? 2 : 0;
             for (p.x_layout = 0; p.x_layout < 3; ++p.x_layout) { /* a streamed config may lack some XL */
                 p.x_aligned = p.x_layout != 0;
                 p.v_unit = 1;
@@ -506,21 +513,23 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
 
     mm_problem p = {dtype, dtype == TRITIUM_FLOAT32 ? (int)precision : 0, m, n, k,
                     m > 1 ? stride_am : 0, k > 1 ? stride_ak : 1, k > 1 ? stride_bk : 0, n > 1 ? stride_bn : 1,
-                    m > 1 ? stride_cm : 0, n > 1 ? stride_cn : 1, 0, 0, 0, 0, 0};
-    /* aligned: what the aligned variants promise the compiler (16-divisible) holds */
-    int c_aligned = (uintptr_t)c % 16 == 0 && p.scm % 16 == 0 && n % 16 == 0;
+                    m > 1 ? stride_cm : 0, n > 1 ? stride_cn : 1, 0, 0, 0, 0, 0, 0};
+    /* aligned: what the aligned variants promise the compiler holds (pointers 16-byte
+     * aligned, the sizes and strides they name multiples of al elements: 16 bytes) */
+    const int64_t al = tritium_align_elems(dtype);
+    int c_aligned = (uintptr_t)c % 16 == 0 && p.scm % al == 0 && n % al == 0;
     p.c_layout = p.scn != 1 ? 0 : c_aligned ? 2 : 1;
     /* each operand row- or column-major (an extent-1 dim takes any stride), C row-major */
     int a_o = p.sak == 1 ? 1 : p.sam == 1 || m == 1 ? 2 : 0, b_o = p.sbn == 1 ? 1 : p.sbk == 1 || k == 1 ? 2 : 0;
-    int aligned = c_aligned && ((uintptr_t)a | (uintptr_t)b) % 16 == 0 && k % 16 == 0 &&
-                  (a_o == 1 ? p.sam : p.sak) % 16 == 0 && (a_o == 1 || m % 16 == 0) &&
-                  (b_o == 1 ? p.sbk : p.sbn) % 16 == 0;
+    int64_t rows = k | (a_o == 1 ? p.sam : p.sak) | (a_o == 1 ? 0 : m) | (b_o == 1 ? p.sbk : p.sbn) | p.scm | n;
+    int aligned = c_aligned && ((uintptr_t)a | (uintptr_t)b) % 16 == 0 && rows % al == 0;
     p.layout = a_o && b_o && p.scn == 1 ? 1 + 2 * (2 * (a_o - 1) + (b_o - 1)) + aligned : 0;
+    p.align = layout_aligned(p.layout) ? (rows % 16 == 0 ? 2 : 1) : 0;
     mm_streamed g = streamed_geometry(&p);
     const void *x = g.swap ? b : a;
     p.x_layout = g.sxr == 1 ? 1 : g.sxk == 1 ? 2 : 0;
     int64_t x_other = p.x_layout == 1 ? g.sxk : g.sxr; /* the stride that stays an argument */
-    p.x_aligned = p.x_layout && (uintptr_t)x % 16 == 0 && g.r % 16 == 0 && k % 16 == 0 && x_other % 16 == 0;
+    p.x_aligned = p.x_layout && (uintptr_t)x % 16 == 0 && g.r % al == 0 && k % al == 0 && x_other % al == 0;
     p.v_unit = (uintptr_t)(g.swap ? a : b) % 16 == 0 && g.ysc == 1; /* the gemv path's v: Y's one row */
 
     tritium_call call;

@@ -21,7 +21,7 @@ typedef struct tritium_image {
 typedef struct tritium_variant {
     uint16_t kernel;                    /* TRITIUM_K_* */
     uint8_t dtype;                      /* tritium_dtype */
-    uint8_t aligned;                    /* compiled assuming 16-divisible sizes/pointers */
+    uint8_t aligned;                    /* compiled assuming 16-byte aligned pointers and rows (tritium_align_elems) */
     int32_t params[TRITIUM_MAX_PARAMS]; /* constexprs, slots TRITIUM_P_<KERNEL>_<NAME> */
     uint8_t num_warps, num_stages;
     uint16_t first_image, image_count;  /* into tritium_images */
@@ -37,7 +37,9 @@ typedef struct tritium_matmul_tuning {
                             the packed kernel; 2 streamed: the skinny side packed, the other read
                             in place by the streamed kernel (fp32); 3 gemv: M = 1 or N = 1, the
                             matrix read in place by the gemv kernel */
-    uint8_t aligned;     /* measured on unit-stride, 16-byte aligned operands */
+    uint8_t align;       /* measured on unit-stride operands whose sizes and strides are
+                            multiples of 16 elements (2), of 16 bytes only (1: the aligned
+                            variants run), or neither (0) */
     uint8_t x_layout;    /* 0: measured on row-major operands, for any layout; 1 or 2 (skinny
                             shapes, python -m tritium tune's SKINNY): measured with the
                             streamed/gemv X's rows (1) or K (2) contiguous, for calls whose X

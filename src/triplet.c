@@ -11,11 +11,11 @@ static const char *const names[3] = {"anchor", "positive", "negative"};
 static int is_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
 /* The row stride a kernel gets for an array of n rows at ptr (a lone row's stride is never
- * used: 0, which keeps it 16-divisible); clears *aligned unless the rows allow the
- * 16-aligned variants. */
-static int64_t kernel_stride(int64_t n, int64_t stride, const void *ptr, int *aligned) {
+ * used: 0, which keeps it divisible); clears *aligned unless the rows allow the aligned
+ * variants (16-byte aligned, the stride a multiple of al elements: 16 bytes). */
+static int64_t kernel_stride(int64_t n, int64_t stride, const void *ptr, int64_t al, int *aligned) {
     int64_t st = n > 1 ? stride : 0;
-    *aligned = *aligned && st % 16 == 0 && is_aligned16(ptr);
+    *aligned = *aligned && st % al == 0 && is_aligned16(ptr);
     return st;
 }
 
@@ -82,26 +82,54 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_saved_size(int64_t n, flo
     return TRITIUM_SUCCESS;
 }
 
-/* The row-kernel variant of `kernel` for this call: matching dtype, norm and alignment, and
- * the widest BLOCK_D not wider than D needs (rounded up to a power of two; if none is that
- * narrow, the narrowest), with the fewest rows per program among those; -1 if none. */
-static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int aligned, int64_t d) {
-    int64_t want = 1;
-    while (want < d) want <<= 1;
+/* The row-kernel variant of `kernel` for this dtype, norm and alignment (aligned variants
+ * first, else unaligned) that `better` prefers; -1 if none. */
+typedef int (*row_pref)(int32_t block, int32_t rows, int32_t best_block, int32_t best_rows, int64_t want);
+static int pick_family(int kernel, tritium_dtype dtype, int p_mode, int aligned, int64_t want, row_pref better) {
     int best = -1;
     int32_t best_block = 0, best_rows = 0;
     int first = tritium_kernel_first[kernel], end = first + tritium_kernel_count[kernel];
     for (int pass = aligned ? 0 : 1; pass < 2 && best < 0; ++pass) {
-        int al = pass == 0;
         for (int i = first; i < end; ++i) {
             const tritium_variant *v = &tritium_variants[i];
-            if (v->dtype != dtype || v->aligned != al || v->params[0] != p_mode) continue;
+            if (v->dtype != dtype || v->aligned != (pass == 0) || v->params[0] != p_mode) continue;
             int32_t rows = v->params[1], block = v->params[2];
-            int better = best < 0 || (block <= want ? (best_block > want || block > best_block)
-                                                   : (best_block > want && block < best_block)) ||
-                         (block == best_block && rows < best_rows);
-            if (better) { best = i; best_block = block; best_rows = rows; }
+            if (best < 0 || better(block, rows, best_block, best_rows, want)) {
+                best = i; best_block = block; best_rows = rows;
+            }
         }
+    }
+    return best;
+}
+
+/* the widest BLOCK_D not wider than `want` (if none is that narrow, the narrowest), then the
+ * fewest rows */
+static int widest_fitting(int32_t block, int32_t rows, int32_t best_block, int32_t best_rows, int64_t want) {
+    return (block <= want ? (best_block > want || block > best_block) : (best_block > want && block < best_block)) ||
+           (block == best_block && rows < best_rows);
+}
+
+/* the narrowest BLOCK_D of at least 64, then the fewest rows */
+static int narrowest_64(int32_t block, int32_t rows, int32_t best_block, int32_t best_rows, int64_t want) {
+    (void)want;
+    return block >= 64 && (best_block < 64 || block < best_block || (block == best_block && rows < best_rows));
+}
+
+/* The row-kernel variant of `kernel` for this call: the widest BLOCK_D not wider than D needs
+ * (rounded up to a power of two), with the fewest rows per program among those; -1 if none.
+ * A forward grid of many programs that each read little (aot/manifest.py,
+ * TRIPLET_MANY_PROGRAMS) takes the narrowest BLOCK_D of at least 64 instead, whose programs
+ * hold more rows. */
+static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int aligned, int64_t n, int64_t d) {
+    int64_t want = 1;
+    while (want < d) want <<= 1;
+    int best = pick_family(kernel, dtype, p_mode, aligned, want, widest_fitting);
+    if (best < 0 || kernel != TRITIUM_K_TRIPLET_FWD) return best;
+    int64_t rows = tritium_variants[best].params[1];
+    if ((n + rows - 1) / rows > TRITIUM_TRIPLET_MANY_PROGRAMS &&
+        rows * d * 3 * (int64_t)tritium_dtype_size(dtype) < TRITIUM_TRIPLET_MIN_PROGRAM_BYTES) {
+        int wide = pick_family(kernel, dtype, p_mode, aligned, want, narrowest_64);
+        if (wide >= 0 && tritium_variants[wide].params[2] >= 64) return wide;
     }
     return best;
 }
@@ -153,7 +181,7 @@ static int pick_finish(tritium_dtype dtype, int p_mode, int64_t splits) {
 }
 
 /* Checks shared by the forward and the backward: scalars, the three inputs (byte spans in
- * lo/hi[0..2]), and whether they allow the 16-aligned variants (*aligned, st = strides with
+ * lo/hi[0..2]), and whether they allow the aligned variants (*aligned, st = strides with
  * a lone row's stride zeroed). */
 static tritium_status check_inputs(tritium_dtype dtype, int64_t n, int64_t d, const void *const inputs[3],
                                    const int64_t strides[3], float p, float eps, int swap,
@@ -170,13 +198,13 @@ static tritium_status check_inputs(tritium_dtype dtype, int64_t n, int64_t d, co
                             "undefined (PyTorch raises too)");
     if (!isfinite(eps)) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "eps must be finite");
     if (swap != 0 && swap != 1) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "swap must be 0 or 1 (got %d)", swap);
-    *aligned = d % 16 == 0;
+    *aligned = d % tritium_align_elems(dtype) == 0;
     for (int i = 0; i < 3; ++i) {
         if (n * d > 0 && !inputs[i]) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "%s is NULL", names[i]);
         if ((uintptr_t)inputs[i] % elem)
             return tritium_fail(TRITIUM_ERROR_MISALIGNED, "%s is not aligned to its %zu-byte elements", names[i], elem);
         if ((s = tritium_span_2d(names[i], inputs[i], n, d, strides[i], 1, elem, &lo[i], &hi[i]))) return s;
-        st[i] = kernel_stride(n, strides[i], inputs[i], aligned);
+        st[i] = kernel_stride(n, strides[i], inputs[i], tritium_align_elems(dtype), aligned);
     }
     return TRITIUM_SUCCESS;
 }
@@ -238,7 +266,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
     int64_t splits, chunk;
     plan_split(n, d, &splits, &chunk);
     int single = reduce && splits == 1 && n > 0 ? pick_single(dtype, p_mode, aligned, n, d) : -1;
-    int fwd = single >= 0 ? single : n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, aligned, d) : -1;
+    int fwd = single >= 0 ? single : n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, aligned, n, d) : -1;
     int fin = splits > 1 ? pick_finish(dtype, p_mode, splits) : -1;
     int red = reduce && splits == 1 && single < 0 ? pick_reduce(dtype) : -1;
     if ((n > 0 && fwd < 0) || (splits > 1 && fin < 0) || (reduce && splits == 1 && single < 0 && red < 0))
@@ -336,14 +364,14 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
                                 name, (long long)gstrides[i], (long long)d);
         if ((s = tritium_span_2d(name, grads[i], grads[i] ? n : 0, d, gstrides[i], 1, elem, &lo[5 + i], &hi[5 + i])))
             return s;
-        gst[i] = kernel_stride(n, gstrides[i], grads[i], &aligned);
+        gst[i] = kernel_stride(n, gstrides[i], grads[i], tritium_align_elems(dtype), &aligned);
     }
     for (int k = 5; k < 8; ++k)
         if ((s = check_disjoint(lo, hi, what, k))) return s;
     if (!work || (!grad_anchor && !grad_positive && !grad_negative)) return TRITIUM_SUCCESS;
 
     const int p_mode = p_mode_of(p);
-    int v = pick_rows(TRITIUM_K_TRIPLET_BWD, dtype, p_mode, aligned, d);
+    int v = pick_rows(TRITIUM_K_TRIPLET_BWD, dtype, p_mode, aligned, n, d);
     if (v < 0)
         return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "this build has no triplet backward kernel for dtype %d, "
                             "p %g", (int)dtype, (double)p);

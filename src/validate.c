@@ -10,6 +10,11 @@ size_t tritium_dtype_size(tritium_dtype dtype) {
     return 0;
 }
 
+int64_t tritium_align_elems(tritium_dtype dtype) {
+    size_t elem = tritium_dtype_size(dtype);
+    return elem ? (int64_t)(16 / elem) : 16;
+}
+
 tritium_status tritium_span_2d(const char *what, const void *base, int64_t rows, int64_t cols,
                                int64_t row_stride, int64_t col_stride, size_t elem,
                                uintptr_t *lo, uintptr_t *hi) {

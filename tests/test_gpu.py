@@ -413,8 +413,10 @@ def layouts(x):
     yield "padded", wide[:, :x.shape[1]]
 
 
+# (264, 136, 328): multiples of 8 elements, not 16 (16-byte rows in every dtype: the aligned
+# variants); (132, 68, 300): of 4, not 8 (aligned in fp32 only)
 MATMUL_SHAPES = [(1, 1, 1), (37, 21, 19), (128, 128, 128), (129, 257, 65), (300, 1, 700), (1, 500, 300),
-                 (64, 48, 0), (16, 32, 64), (515, 259, 1031)]
+                 (64, 48, 0), (16, 32, 64), (515, 259, 1031), (264, 136, 328), (132, 68, 300)]
 MODES = [(torch.float32, lib.TRITIUM_PRECISION_HIGHEST, 2e-6), (torch.float32, lib.TRITIUM_PRECISION_HIGH, 1e-3),
          (torch.float16, 0, 2e-3), (torch.bfloat16, 0, 1.6e-2)]
 MODE_TOL = {(dtype, precision): tol for dtype, precision, tol in MODES}  # relative error bound per mode
@@ -505,14 +507,15 @@ def _forced_config_native(path, prec, tile, a, b):
     swap = m < n or (m == n and sak != 1)
     sxr, sxk = (b.stride(1) if n > 1 else 1, b.stride(0) if k > 1 else 0) if swap else (a.stride(0) if m > 1 else 0, sak)
     xl = 1 if sxr == 1 else 2 if sxk == 1 else 0
-    # some gemv tiles are built aligned only: X's pointer, R, K and its other stride 16-divisible,
-    # v's pointer too, and v's stride 1 (V1)
+    # some gemv tiles are built aligned only: X's pointer 16-byte aligned, R, K and its other
+    # stride multiples of 16 bytes (ALIGN_ELEMS), v's pointer aligned too, and v's stride 1 (V1)
     x, r = (b, n) if swap else (a, m)
     v, sv = (a, sak) if swap else (b, b.stride(0) if k > 1 else 1)
-    x_aligned = (xl != 0 and x.data_ptr() % 16 == 0 and r % 16 == 0 and k % 16 == 0
-                 and (sxk if xl == 1 else sxr) % 16 == 0 and (not gemv or (v.data_ptr() % 16 == 0 and sv == 1)))
-    kernel = manifest.MATMUL_GEMV if gemv else manifest.MATMUL_STREAMED
     dt = next(name for name, t in _TORCH_DT.items() if t == a.dtype)
+    al = manifest.ALIGN_ELEMS[dt]
+    x_aligned = (xl != 0 and x.data_ptr() % 16 == 0 and r % al == 0 and k % al == 0
+                 and (sxk if xl == 1 else sxr) % al == 0 and (not gemv or (v.data_ptr() % 16 == 0 and sv == 1)))
+    kernel = manifest.MATMUL_GEMV if gemv else manifest.MATMUL_STREAMED
     return any(v.kernel is kernel and v.dtype == dt and v.params[0] == prec
                and v.params[1] in ((xl,) if gemv else (xl, 0)) and manifest.matmul_config(v)[3] == tuple(tile)
                and (not gemv or not v.aligned or x_aligned) and v.for_arch(_test_arch()) for v in _MATMUL_VARIANTS)
@@ -548,8 +551,11 @@ def test_matmul_every_config(cfg):
     tol = MODE_TOL[(dtype, prec)]
     cbuf = ffi.new("int32_t[6]", list(tile))
     try:
+        # the last three rows are aligned (16-byte rows: 8 elements, or 4 in fp32, K's tail
+        # shorter than a 16-element group)
         for (m, n, k), split in (((129, 257, 65), 1), ((300, 17, 1031), 3), ((1, 200, 300), 2), ((515, 259, 1031), 1),
-                                 ((1037, 1, 515), 3), ((1, 1, 300), 1), ((1, 272, 304), 2), ((272, 1, 304), 1)):
+                                 ((1037, 1, 515), 3), ((1, 1, 300), 1), ((1, 272, 304), 2), ((272, 1, 304), 1),
+                                 ((24, 40, 200), 2), ((20, 36, 68), 1)):
             a0, b0 = randn(m, k, dtype=dtype), randn(k, n, dtype=dtype)
             ref = a0.double() @ b0.double()
             # a lone dot product of signed values may cancel to near zero: its error is

@@ -150,8 +150,8 @@ def test_gemv_split_keeps_the_entrys_programs():
 
 
 def test_unaligned_calls_take_entries_measured_unaligned():
-    """A call whose strides are not multiples of 16 elements prefers the entries measured on
-    such shapes (src/matmul.c, ALIGN_MISMATCH): bf16 3000^3 is nearer 3072^3 (aligned: the
+    """A call whose strides are not multiples of 16 bytes prefers the entries measured on
+    such shapes (src/matmul.c, ALIGN_MISMATCH): bf16 3001^3 is nearer 3072^3 (aligned: the
     direct path, no workspace) than 4095^3 (unaligned: packed), and the workspace query,
     which answers for unaligned layouts too, asks for the packed path's copies. With the
     old weight (0.25) it took the aligned entry and answered 0: 544 us where packing takes
@@ -163,8 +163,8 @@ def test_unaligned_calls_take_entries_measured_unaligned():
     entries = _load(ROOT / "aot" / "tuning" / "sm_90.json")["entries"]
     far = next(e for e in entries if (e["dtype"], e["m"], e["n"], e["k"]) == ("bf16", 4095, 4095, 4095))
     near = next(e for e in entries if (e["dtype"], e["m"], e["n"], e["k"]) == ("bf16", 3072, 3072, 3072))
-    assert not far["aligned"] and far["path"] == "packed" and near["aligned"] and near["workspace"] == 0
+    assert far["align"] == 0 and far["path"] == "packed" and near["align"] == 2 and near["workspace"] == 0
     out = ffi.new("size_t *")
-    assert lib.tritium_matmul_workspace_size(lib.TRITIUM_BFLOAT16, lib.TRITIUM_PRECISION_HIGHEST, 3000, 3000, 3000,
+    assert lib.tritium_matmul_workspace_size(lib.TRITIUM_BFLOAT16, lib.TRITIUM_PRECISION_HIGHEST, 3001, 3001, 3001,
                                              out) == 0
-    assert out[0] >= 2 * 3000 * 3008 * 2, out[0]  # A and B, packed as rows of K padded to 64
+    assert out[0] >= 2 * 3001 * 3008 * 2, out[0]  # A and B, packed as rows of K padded to 64

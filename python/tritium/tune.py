@@ -7,7 +7,8 @@ precision and alignment.
     python -m tritium tune --derive 89 --from aot/tuning/sm_90.json [--out FILE]
 
 For every shape of the set (squares from 128 to 8192, every 1.5x or 2x, the seed shape and other shapes
-whose strides are not multiples of 16 elements, skinny M and N from 1 to 256, long K)
+whose strides are not multiples of 16 bytes, shapes of 16 bytes but not 16 elements,
+skinny M and N from 1 to 256, long K)
 and every dtype/precision, each config the build ships for this device is timed (CUDA
 events, median of back-to-back batches, the calls rotating over operand sets of 3x L2 in
 all, as the bench reads them) on each path with K splits (the gemv path on
@@ -32,14 +33,18 @@ import statistics
 import sys
 from pathlib import Path
 
-# (m, n, k): contiguous operands, so that shapes whose K or N is not a multiple of 16 (the
-# seed shape: the case vendor libraries are weak at) are measured with unaligned strides
+# (m, n, k): contiguous operands, so that shapes whose K or N is not a multiple of 16 bytes
+# (the seed shape: the case vendor libraries are weak at) are measured with unaligned strides
 SHAPES = [(128, 128, 128), (256, 256, 256), (512, 512, 512), (768, 768, 768), (1024, 1024, 1024),
           (1536, 1536, 1536), (2048, 2048, 2048), (3072, 3072, 3072), (4096, 4096, 4096), (8192, 8192, 8192),
           (8205, 5921, 2949),
-          # strides that are not multiples of 16 elements (the aligned variants' promise), where
-          # the best path differs from the aligned shapes' (unaligned loads go element by element)
-          (300, 300, 300), (1023, 1023, 1023), (777, 1999, 3001), (2047, 2047, 2047), (4095, 4095, 4095),
+          # strides that are not multiples of 16 bytes in any dtype (the aligned variants'
+          # promise), where the best path differs from the aligned shapes' (unaligned loads go
+          # element by element)
+          (301, 301, 301), (1023, 1023, 1023), (777, 1999, 3001), (2047, 2047, 2047), (4095, 4095, 4095),
+          # multiples of 16 bytes but not of 16 elements (alignment class 1): the aligned
+          # variants run, but rows straddle cache lines and packing may still pay
+          (1000, 1000, 1000), (3000, 3000, 3000), (1000, 1000, 8000),
           (1, 8192, 8192), (16, 8192, 8192), (64, 8192, 8192), (128, 8192, 8192), (256, 8192, 8192),
           (8192, 16, 8192), (8192, 128, 8192), (1024, 1024, 65536), (256, 256, 16384), (2048, 2048, 512),
           # matrix-vector products: M = 1 reads B^T with its rows contiguous, N = 1 reads A along K
@@ -122,6 +127,16 @@ def _x_layouts(m, n):
     return [(2 if n < m else 1, False), (1 if n < m else 2, True)]
 
 
+def alignment(dtype, m, n, k, transposed):
+    """The alignment class of the operands _measure_shape's make() gives, as src/matmul.c
+    classes a call (mm_problem.align): 2 where the sizes and strides the aligned variants
+    name are multiples of 16 elements, 1 where they are multiples of 16 bytes only
+    (manifest.ALIGN_ELEMS: the aligned variants run, on rows that straddle cache lines), 0
+    otherwise. Those are K and N for row-major A, B and C, and M for a column-major A."""
+    rows = k | n | (m if transposed and n < m else 0)
+    return 2 if rows % 16 == 0 else 1 if rows % _manifest().ALIGN_ELEMS[dtype] == 0 else 0
+
+
 def _measure_shape(m, n, k, dtype, prec, prec_name, x_layout, transposed, configs, sms, entries, log):
     """Times every config (with K splits) of one shape, layout and mode; appends its entries."""
     import torch
@@ -129,9 +144,7 @@ def _measure_shape(m, n, k, dtype, prec, prec_name, x_layout, transposed, config
     from . import _torch
     from .bench import input_sets
     tdt = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
-    # as the runtime sees the operands make() gives (src/matmul.c: the aligned variants want
-    # 16-divisible strides): K and N for row-major A, B and C, and M for a column-major A
-    aligned = k % 16 == 0 and n % 16 == 0 and (m % 16 == 0 or not (transposed and n < m))
+    align = alignment(dtype, m, n, k, transposed)
 
     def make():
         a = torch.rand(m, k, device="cuda", dtype=tdt[dtype])
@@ -191,7 +204,7 @@ def _measure_shape(m, n, k, dtype, prec, prec_name, x_layout, transposed, config
     picks = [best] + ([next(r for r in results if r[4] == 0)] if best[4] else [])
     for ms, path, cfg, split, need in picks:
         entries.append({"dtype": dtype, "precision": prec_name, "m": m, "n": n, "k": k,
-                        "aligned": aligned, "path": path, "config": list(cfg), "split": split,
+                        "align": align, "path": path, "config": list(cfg), "split": split,
                         "ms": round(ms, 4), "tflops": round(2 * m * n * k / ms / 1e9, 1),
                         "workspace": need, **({"x_layout": x_layout} if x_layout else {})})
     log(f"{dtype:>4} {prec_name:>7} {m}x{n}x{k}" + (f" X{'rk'[x_layout - 1]}" if x_layout else "") + ": " + "; ".join(

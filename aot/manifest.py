@@ -281,13 +281,15 @@ TRIPLET_SINGLE_CONFIG = (32, 128, 8, 1)  # (ROWS, BLOCK_D, num_warps, STAGES), p
 # Many short programs: a forward grid of more than MANY_PROGRAMS programs, each reading fewer
 # than MIN_PROGRAM_BYTES of a, p and n, is bound by starting programs, not by memory; it
 # takes the family's narrowest config of BLOCK_D >= 64 instead (16 rows of 64 where p = 2
-# and rows are aligned), whose programs read more rows. On an H200 the images' 1-warp
-# (1, 512) programs took 84 us at 65536 rows of 272 to 512 elements, fp32 and bf16 alike
-# (bf16 (65536, 384): torch.compile 62 us); JIT-compiled, (16, 64) took 35-53 us in bf16
-# there where (1, 512) took 53-57, and in fp32 60-97 us against 58-94, at 8192 rows within
-# 10 % either way. At 4096 rows (the bench's (4096, 512)) the (1, 512) tile stays.
+# and rows are aligned), whose programs read more rows. On an H200 the sm_90 images' 1-warp
+# (1, 512) programs took 84 us at 65536 rows of 272 to 512 elements, fp32 and bf16 alike:
+# 1.3 ns per program, in which 4.4 TB/s reads 5.6 KB (MIN_PROGRAM_BYTES). With 16-row
+# programs: bf16 33 us at D = 272, 40 at 384, 51 at 512 (torch.compile 36, 63, 70), fp32
+# 57 at 272 and 72 at 384 (compile 58, 79); at 8192 rows bf16 7.7-11 us where (1, 512) took
+# 12.3. Rows of 6000 bytes keep the (1, 512) tile: 97 us at (65536, 1000) bf16, where 16-row
+# programs took 110. At 4096 rows (the bench's (4096, 512)) nothing changes.
 TRIPLET_MANY_PROGRAMS = 4096
-TRIPLET_MIN_PROGRAM_BYTES = 6144
+TRIPLET_MIN_PROGRAM_BYTES = 5632
 CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TRIPLET_SPLIT_BLOCK_D,
              "TRIPLET_SPLIT_PROGRAMS": TRIPLET_SPLIT_PROGRAMS,
              "TRIPLET_SINGLE_MAX_STEPS": TRIPLET_SINGLE_MAX_STEPS,

@@ -424,7 +424,8 @@ TRITIUM_API tritium_status tritium_matmul_workspace_size(tritium_dtype dtype, tr
     for (int i = 0; i < na; ++i)
         /* classes 0 and 2 stand for all: without a device the choice sees the direct class
          * only through its alignment (each class has a variant of every direct config, and
-         * their plans' sizes are the same), and C's class only through its variant */
+         * their plans' sizes are the same), and C's class only through its variant; each
+         * alignment class of the table (mm_problem.align) with the layout class it implies */
         for (p.align = 0; p.align < 3; ++p.align) {
             p.c_layout = p.layout = p.align ? 2 : 0;
             for (p.x_layout = 0; p.x_layout < 3; ++p.x_layout) { /* a streamed config may lack some XL */

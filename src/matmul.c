@@ -522,6 +522,9 @@ TRITIUM_API tritium_status tritium_matmul(tritium_dtype dtype, tritium_precision
     p.c_layout = p.scn != 1 ? 0 : c_aligned ? 2 : 1;
     /* each operand row- or column-major (an extent-1 dim takes any stride), C row-major */
     int a_o = p.sak == 1 ? 1 : p.sam == 1 || m == 1 ? 2 : 0, b_o = p.sbn == 1 ? 1 : p.sbk == 1 || k == 1 ? 2 : 0;
+    /* the sizes and strides the aligned variants name, OR-ed: a power of two divides each of
+     * them exactly when it divides this (K, the strides each layout leaves as arguments, M for
+     * a column-major A, C's row stride and N) */
     int64_t rows = k | (a_o == 1 ? p.sam : p.sak) | (a_o == 1 ? 0 : m) | (b_o == 1 ? p.sbk : p.sbn) | p.scm | n;
     int aligned = c_aligned && ((uintptr_t)a | (uintptr_t)b) % 16 == 0 && rows % al == 0;
     p.layout = a_o && b_o && p.scn == 1 ? 1 + 2 * (2 * (a_o - 1) + (b_o - 1)) + aligned : 0;

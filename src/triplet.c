@@ -10,12 +10,12 @@ static const char *const names[3] = {"anchor", "positive", "negative"};
 
 static int is_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
-/* The row stride a kernel gets for an array of n rows at ptr (a lone row's stride is never
- * used: 0, which keeps it divisible); clears *aligned unless the rows allow the aligned
- * variants (16-byte aligned, the stride a multiple of al elements: 16 bytes). */
-static int64_t kernel_stride(int64_t n, int64_t stride, const void *ptr, int64_t al, int *aligned) {
+/* The row stride a kernel gets for an array of n rows of dtype at ptr (a lone row's stride
+ * is never used: 0, which keeps it divisible); clears *aligned unless the rows allow the
+ * aligned variants (16-byte aligned, the stride a multiple of 16 bytes: tritium_align_elems). */
+static int64_t kernel_stride(int64_t n, int64_t stride, const void *ptr, tritium_dtype dtype, int *aligned) {
     int64_t st = n > 1 ? stride : 0;
-    *aligned = *aligned && st % al == 0 && is_aligned16(ptr);
+    *aligned = *aligned && st % tritium_align_elems(dtype) == 0 && is_aligned16(ptr);
     return st;
 }
 
@@ -204,7 +204,7 @@ static tritium_status check_inputs(tritium_dtype dtype, int64_t n, int64_t d, co
         if ((uintptr_t)inputs[i] % elem)
             return tritium_fail(TRITIUM_ERROR_MISALIGNED, "%s is not aligned to its %zu-byte elements", names[i], elem);
         if ((s = tritium_span_2d(names[i], inputs[i], n, d, strides[i], 1, elem, &lo[i], &hi[i]))) return s;
-        st[i] = kernel_stride(n, strides[i], inputs[i], tritium_align_elems(dtype), aligned);
+        st[i] = kernel_stride(n, strides[i], inputs[i], dtype, aligned);
     }
     return TRITIUM_SUCCESS;
 }
@@ -364,7 +364,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
                                 name, (long long)gstrides[i], (long long)d);
         if ((s = tritium_span_2d(name, grads[i], grads[i] ? n : 0, d, gstrides[i], 1, elem, &lo[5 + i], &hi[5 + i])))
             return s;
-        gst[i] = kernel_stride(n, gstrides[i], grads[i], tritium_align_elems(dtype), &aligned);
+        gst[i] = kernel_stride(n, gstrides[i], grads[i], dtype, &aligned);
     }
     for (int k = 5; k < 8; ++k)
         if ((s = check_disjoint(lo, hi, what, k))) return s;

@@ -87,10 +87,18 @@ def test_table_json_layout(tmp_path):
     assert text.count("\n") >= len(table["entries"])
 
 
+def _cli_env():
+    """The environment of a `python -m tritium tune` subprocess with no visible device: the
+    checkout's python/ first, then the caller's PYTHONPATH (where a machine may keep cffi)."""
+    import os
+    path = os.pathsep.join(p for p in (str(ROOT / "python"), os.environ.get("PYTHONPATH", "")) if p)
+    return dict(os.environ, PYTHONPATH=path, CUDA_VISIBLE_DEVICES="")
+
+
 def test_tune_cli_without_gpu_or_with_bad_arguments(tmp_path):
     # no device: a clear message and exit status 1, no table written; --derive needs --from
     import subprocess
-    env = dict(__import__("os").environ, PYTHONPATH=str(ROOT / "python"), CUDA_VISIBLE_DEVICES="")
+    env = _cli_env()
     out = tmp_path / "t.json"
     r = subprocess.run([sys.executable, "-m", "tritium", "tune", "--out", str(out)], env=env,
                        capture_output=True, text=True)
@@ -121,7 +129,7 @@ def test_tune_merge_and_shapes():
     out = tune.merge(table, new, [(1, 8, 8)], ["f32"], "dev", "date", "cmd")
     assert [e["v"] for e in out["entries"]] == ["new", "keep", "keep"]
     assert out["notes"][0] == "n" and "cmd" in out["notes"][1] and table["entries"][0]["v"] == "old"
-    env = dict(__import__("os").environ, PYTHONPATH=str(ROOT / "python"), CUDA_VISIBLE_DEVICES="")
+    env = _cli_env()
     for args, msg in ((["--merge"], "--merge needs --shapes"), (["--shapes", "1x2"], "--shapes wants"),
                       (["--dtypes", "f64"], "--dtypes")):
         r = subprocess.run([sys.executable, "-m", "tritium", "tune", *args], env=env, capture_output=True, text=True)

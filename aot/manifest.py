@@ -5,11 +5,13 @@ compiled for every arch of the build. The C runtime sees the same list as a gene
 table and picks a variant by these fields at run time, so adding a config here is all it
 takes to ship it.
 
-`aligned` variants promise the compiler 16-byte aligned pointers, and sizes and strides
-that are multiples of 16 bytes: 4 fp32 or 8 fp16/bf16 elements (Triton's
-`tt.divisibility`, ALIGN_ELEMS), which is what a 16-byte vector load of a row needs; the
-runtime only chooses them when the call's arguments satisfy that. Arguments the library
-itself sizes (workspace rows, `always_aligned`) are promised 16 elements.
+`aligned` is the byte alignment a variant promises the compiler (0: none): 16-byte aligned
+pointers, and sizes and strides that are multiples of 16 bytes (4 fp32 or 8 fp16/bf16
+elements: Triton's `tt.divisibility`, ALIGN_ELEMS), which is what a 16-byte vector load of
+a row needs. The triplet kernels also come in 8- and 4-byte classes (TRIPLET_ALIGN_CLASSES)
+for rows that allow only narrower vectors. The runtime only chooses a variant when the
+call's arguments satisfy its promise. Arguments the library itself sizes (workspace rows,
+`always_aligned`) are promised 16 elements.
 """
 from dataclasses import dataclass, field
 
@@ -22,6 +24,8 @@ DTYPE_IDS = {"f32": 0, "f16": 1, "bf16": 2}              # = tritium_dtype in tr
 # and rows of 1000 or 3000 bf16 elements, or 300 fp32, load in place with 16-byte vectors
 # instead of one element at a time or being packed first.
 ALIGN_ELEMS = {"f32": 4, "f16": 8, "bf16": 8}
+DTYPE_BYTES = {"f32": 4, "f16": 2, "bf16": 2}
+ALIGNED = 16  # the `aligned` of the matmul kernels' aligned variants (bytes)
 
 # Archs compiled by default (TRITIUM_ARCHS narrows or widens this). Archs below 90
 # compile to plain targets whose PTX the driver can JIT on any newer GPU; 90 and above
@@ -61,7 +65,7 @@ class Kernel:
     function: str
     args: tuple               # (arg name, type) in order; "T" is the variant's dtype
     params: tuple             # constexpr params, in the order the C table stores them
-    aligned_args: tuple = ()  # args promised 16-byte aligned (ALIGN_ELEMS) in aligned variants
+    aligned_args: tuple = ()  # args promised `aligned` bytes (pointers) or elements' worth (ints)
     always_aligned: tuple = ()  # args promised divisible by 16 in every variant
     # ((param, value, args), ...): more args promised as aligned_args in aligned variants
     # whose constexpr param has that value (which strides a layout leaves as arguments)
@@ -73,7 +77,7 @@ class Kernel:
 class Variant:
     kernel: Kernel
     dtype: str
-    aligned: bool
+    aligned: int              # bytes promised (0, 4, 8, 16): see the module doc
     params: tuple             # values, in kernel.params order
     num_warps: int
     num_stages: int = 1
@@ -86,7 +90,8 @@ class Variant:
     @property
     def ident(self):
         p = "_".join(f"{k.lower()}{int(v)}" for k, v in zip(self.kernel.params, self.params))
-        return f"{self.kernel.name}_{self.dtype}_{'al' if self.aligned else 'ua'}_{p}_w{self.num_warps}s{self.num_stages}"
+        cls = {0: "ua", ALIGNED: "al"}.get(self.aligned, f"a{self.aligned}")
+        return f"{self.kernel.name}_{self.dtype}_{cls}_{p}_w{self.num_warps}s{self.num_stages}"
 
     def signature(self):
         sig = {}
@@ -110,7 +115,8 @@ class Variant:
 
     def attrs(self):
         """Triton's divisibility promises: a pointer's in bytes, an integer's in elements
-        (16 for what the library sizes, ALIGN_ELEMS for what the caller does)."""
+        (16 for what the library sizes; for what the caller does, `aligned` bytes' worth:
+        ALIGN_ELEMS in the 16-byte variants)."""
         names = [n for n, _ in self.kernel.args]
         types = dict(self.kernel.args)
         out = {(names.index(a),): [["tt.divisibility", 16]] for a in self.kernel.always_aligned}
@@ -119,7 +125,7 @@ class Variant:
             args = self.kernel.aligned_args + tuple(a for p, value, more in self.kernel.aligned_by_param
                                                     if values[p] == value for a in more)
             for a in args:
-                div = 16 if types[a].startswith("*") else ALIGN_ELEMS[self.dtype]
+                div = self.aligned if types[a].startswith("*") else self.aligned // DTYPE_BYTES[self.dtype]
                 out[(names.index(a),)] = [["tt.divisibility", div]]
         return out
 
@@ -156,6 +162,20 @@ TRIPLET_BWD = Kernel(
     params=("P_MODE", "ROWS", "BLOCK_D"),
     aligned_args=("a_ptr", "p_ptr", "n_ptr", "ga_ptr", "gp_ptr", "gn_ptr", "D", "chunk",
                   "stride_a", "stride_p", "stride_n", "stride_ga", "stride_gp", "stride_gn"),
+)
+
+# The backward of contiguous rows as one flat elementwise pass (triplet.py says why); built
+# 16-byte aligned only: its pointers, and N * D (the mask's bound: a vector's lanes share
+# its mask only if the bound is a multiple of the vector)
+TRIPLET_BWD_FLAT = Kernel(
+    name="triplet_bwd_flat", module="tritium.kernels.triplet", function="_triplet_bwd_flat_kernel",
+    args=(("a_ptr", "*T"), ("p_ptr", "*T"), ("n_ptr", "*T"), ("gout_ptr", "*T"), ("saved_ptr", "*fp32"),
+          ("ga_ptr", "*T"), ("gp_ptr", "*T"), ("gn_ptr", "*T"),
+          ("total", "i32"), ("D", "i32"),
+          ("stride_g", "i64"), ("eps", "fp32"), ("norm_p", "fp32"), ("divisor", "fp32"),
+          ("swap", "i32"), ("write_a", "i32"), ("write_p", "i32"), ("write_n", "i32")),
+    params=("P_MODE", "BLOCK"),
+    aligned_args=("a_ptr", "p_ptr", "n_ptr", "ga_ptr", "gp_ptr", "gn_ptr", "total"),
 )
 
 TRIPLET_REDUCE = Kernel(
@@ -240,7 +260,7 @@ MATMUL_REDUCE = Kernel(
     always_aligned=("partial_ptr",),  # workspace, 256-byte aligned
 )
 
-KERNELS = (TRIPLET_FWD, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, MATMUL, MATMUL_PACK, MATMUL_PACKED,
+KERNELS = (TRIPLET_FWD, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, TRIPLET_BWD_FLAT, MATMUL, MATMUL_PACK, MATMUL_PACKED,
            MATMUL_STREAMED, MATMUL_GEMV, MATMUL_REDUCE)
 
 
@@ -297,6 +317,13 @@ CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TR
              "TRIPLET_MIN_PROGRAM_BYTES": TRIPLET_MIN_PROGRAM_BYTES}  # matmul's are added below
 
 
+# The triplet kernels' alignment classes per dtype (the `aligned` of their variants, bytes):
+# rows whose pointers, stride and D are multiples of 16 bytes load with 16-byte vectors, of
+# 8 bytes with 8-byte ones, and so on; 0 loads element by element. The runtime takes the
+# widest class the call's rows allow (src/triplet.c, row_class).
+TRIPLET_ALIGN_CLASSES = {"f32": (0, 8, 16), "f16": (0, 4, 8, 16), "bf16": (0, 4, 8, 16)}
+
+
 def triplet_row_configs(p_mode, aligned):
     """(ROWS, BLOCK_D, num_warps, STAGES) for the forward row kernel (the backward's are
     triplet_bwd_configs); the runtime picks the widest BLOCK_D that D fills. STAGES > 1
@@ -333,10 +360,19 @@ def triplet_row_configs(p_mode, aligned):
     narrow config, which keeps the shipped library small. `test_sm89_resources_and_occupancy`
     checks registers, spills, shared memory and blocks per SM of every sm_89 cubin.
     """
+    # the 4-byte class (fp16/bf16 rows of 2 mod 4 elements) pipelines 2 steps: with 3, the
+    # sm_89 images of p = 1 and 2 need a 16-byte stack frame (no spills), which the 4090
+    # resource check rejects; 2 steps take 80 registers and none
+    wide = (1, 2048, 8, 2 if aligned == 4 else 3)
     if p_mode == 2 and aligned:
-        return ((1, 2048, 8, 3), (1, 512, 1, 1), (4, 256, 4, 1), (4, 128, 4, 1), (16, 64, 2, 1), (32, 32, 2, 1),
+        return (wide, (1, 512, 1, 1), (4, 256, 4, 1), (4, 128, 4, 1), (16, 64, 2, 1), (32, 32, 2, 1),
                 TRIPLET_SINGLE_CONFIG)
-    return ((1, 2048, 8, 3), (4, 128, 4, 1))
+    return (wide, (4, 128, 4, 1))
+
+
+# (BLOCK, num_warps) of the flat backward: 1024 elements, 8 (16-bit) or 4 (fp32) to a
+# thread, one or two 16-byte vectors of each stream
+TRIPLET_BWD_FLAT_CONFIGS = ((1024, 4),)
 
 
 def triplet_bwd_configs(p_mode, aligned):
@@ -524,9 +560,9 @@ def matmul_layout(v):
     runtime picks by the call's strides)."""
     values = dict(zip(v.kernel.params, v.params))
     if v.kernel is MATMUL:
-        return MATMUL_LAYOUTS.index((values["A_K1"], values["B_N1"], v.aligned))
+        return MATMUL_LAYOUTS.index((values["A_K1"], values["B_N1"], v.aligned == ALIGNED))
     unit = int(values["XL"] != 0) if v.kernel in (MATMUL_STREAMED, MATMUL_GEMV) else values["C_N1"]
-    return MATMUL_LAYOUTS.index((unit, unit, v.aligned))
+    return MATMUL_LAYOUTS.index((unit, unit, v.aligned == ALIGNED))
 
 
 def matmul_variants():
@@ -538,12 +574,12 @@ def matmul_variants():
                 for bm, bn, bk, gm, warps, stages, archs in MATMUL_DIRECT_CONFIGS[(fam, precision)]:
                     if (fam, precision, (bm, bn, bk), (a_k1, b_n1, aligned)) in MATMUL_DIRECT_HOPPER_ONLY:
                         archs = HOPPER
-                    out.append(Variant(MATMUL, dtype, aligned, (precision, a_k1, b_n1, int(a_k1 != 0), bm, bn, bk, gm),
+                    out.append(Variant(MATMUL, dtype, ALIGNED * aligned, (precision, a_k1, b_n1, int(a_k1 != 0), bm, bn, bk, gm),
                                        warps, stages, archs))
             for unit, _, aligned in MATMUL_LAYOUTS[:3]:  # C's layout class
                 for bm, bn, bk, gm, warps, stages, archs in MATMUL_PACKED_CONFIGS[(fam, precision)]:
                     tf32, promote = (1, int(precision == 0)) if dtype == "f32" else (0, 0)
-                    out.append(Variant(MATMUL_PACKED, dtype, aligned, (tf32, promote, unit, bm, bn, bk, gm), warps,
+                    out.append(Variant(MATMUL_PACKED, dtype, ALIGNED * aligned, (tf32, promote, unit, bm, bn, bk, gm), warps,
                                        stages, archs))
         if dtype == "f32":
             for precision in (0, 1):
@@ -553,7 +589,7 @@ def matmul_variants():
                             archs = tuple(a for a in (archs or DEFAULT_ARCHS) if a not in HOPPER)
                             if not archs:
                                 continue
-                        out.append(Variant(MATMUL_STREAMED, dtype, aligned, (precision, xl, bm, bn, bk, gm), warps,
+                        out.append(Variant(MATMUL_STREAMED, dtype, ALIGNED * aligned, (precision, xl, bm, bn, bk, gm), warps,
                                            stages, archs))
         for precision in ((0, 1) if dtype == "f32" else (0,)):
             for xl, aligned in MATMUL_GEMV_LAYOUTS:
@@ -562,33 +598,36 @@ def matmul_variants():
                 if dtype == "f32" and aligned:
                     tiles += MATMUL_GEMV_PIPELINED.get(xl, ())
                 for bm, bk, warps, stages in tiles:  # V1 (v's unit stride) comes with the alignment
-                    out.append(Variant(MATMUL_GEMV, dtype, aligned, (precision, xl, int(aligned), stages, bm, 1, bk, 1),
+                    out.append(Variant(MATMUL_GEMV, dtype, ALIGNED * aligned, (precision, xl, int(aligned), stages, bm, 1, bk, 1),
                                        warps, stages))
         for mode in ((1, 2, 3, 4) if dtype == "f32" else (0,)):
             for src, (br, bc) in MATMUL_PACK_TILES.items():
-                out.append(Variant(MATMUL_PACK, dtype, True, (mode, src, br, bc), 4))
+                out.append(Variant(MATMUL_PACK, dtype, ALIGNED, (mode, src, br, bc), 4))
         for bm, bn, stages in MATMUL_REDUCE_TILES:
             for c_n1 in ((1,) if bm == 1 else (0, 1)):
-                out.append(Variant(MATMUL_REDUCE, dtype, False, (c_n1, bm, bn, stages), 4, stages))
+                out.append(Variant(MATMUL_REDUCE, dtype, 0, (c_n1, bm, bn, stages), 4, stages))
     return out
 
 
 def variants():
     out = []
     for dtype in DTYPES:
-        for aligned in (False, True):
+        for aligned in TRIPLET_ALIGN_CLASSES[dtype]:
             for p_mode in (0, 1, 2, 3):
                 for rows, block_d, warps, stages in triplet_row_configs(p_mode, aligned):
                     out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages))
                 for rows, block_d, warps in triplet_bwd_configs(p_mode, aligned):
                     out.append(Variant(TRIPLET_BWD, dtype, aligned, (p_mode, rows, block_d), warps))
+                if aligned == ALIGNED:
+                    for block, warps in TRIPLET_BWD_FLAT_CONFIGS:
+                        out.append(Variant(TRIPLET_BWD_FLAT, dtype, ALIGNED, (p_mode, block), warps))
                 if not aligned:
                     for rows, block_s in TRIPLET_FINISH_CONFIGS:
-                        out.append(Variant(TRIPLET_FINISH, dtype, False, (p_mode, rows, block_s), 8))
+                        out.append(Variant(TRIPLET_FINISH, dtype, 0, (p_mode, rows, block_s), 8))
         # the reduce: 16 warps issue 8 loads of 2048 partials each per step (the 32768
         # partials of (32768, 8192) in 2 steps: 2.9 us per call on an H200, where one load
         # of 1024 per step took 6.0)
-        out.append(Variant(TRIPLET_REDUCE, dtype, False, (2048, 8), 16))
+        out.append(Variant(TRIPLET_REDUCE, dtype, 0, (2048, 8), 16))
     out += matmul_variants()
     # grouped by kernel, so that the runtime searches one kernel's range
     order = {k.name: i for i, k in enumerate(KERNELS)}

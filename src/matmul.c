@@ -139,7 +139,7 @@ static int find_variant(int kernel, const mm_problem *p, int aligned, const int3
     for (int i = first; i < end; ++i) {
         const tritium_variant *v = &tritium_variants[i];
         if (v->dtype != p->dtype) continue;
-        if (v->aligned != aligned) continue;
+        if ((v->aligned != 0) != aligned) continue; /* matmul variants are 16-byte aligned or not */
         int ok = 1;
         for (int j = 0; j < nlead && ok; ++j) ok = v->params[j] == lead[j];
         for (int j = 0; j < 4 && ok; ++j) ok = v->params[nlead + j] == cfg[j];
@@ -270,7 +270,7 @@ static int streamed_fallback(const tritium_call *call, const mm_problem *p, int 
             (xl != 0 && xl != p->x_layout) || (v->aligned && (!p->x_aligned || xl == 0)))
             continue;
         /* the call's own XL before XL 0, then the larger tile, then aligned */
-        int64_t area = (xl ? (int64_t)1 << 40 : 0) + v->aligned +
+        int64_t area = (xl ? (int64_t)1 << 40 : 0) + (v->aligned != 0) +
                        2 * (int64_t)v->params[TRITIUM_P_MATMUL_STREAMED_BLOCK_M] * v->params[TRITIUM_P_MATMUL_STREAMED_BLOCK_N];
         if (area > best_area && usable(call, p, i, PATH_STREAMED, split)) best = i, best_area = area;
     }
@@ -365,7 +365,7 @@ static int choose(const tritium_call *call, const mm_problem *p, int arch, size_
         for (int i = first; i < end; ++i) {
             const tritium_variant *v = &tritium_variants[i];
             if (v->dtype != p->dtype || v->params[TRITIUM_P_MATMUL_PRECISION] != p->prec ||
-                v->aligned != layout_aligned(layout) || v->params[TRITIUM_P_MATMUL_A_K1] != layout_a(layout) ||
+                (v->aligned != 0) != layout_aligned(layout) || v->params[TRITIUM_P_MATMUL_A_K1] != layout_a(layout) ||
                 v->params[TRITIUM_P_MATMUL_B_N1] != layout_b(layout) || !usable(call, p, i, 0, 1))
                 continue;
             if (plan_sizes(p, i, PATH_DIRECT, 1, out)) return 1;

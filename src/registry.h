@@ -21,7 +21,8 @@ typedef struct tritium_image {
 typedef struct tritium_variant {
     uint16_t kernel;                    /* TRITIUM_K_* */
     uint8_t dtype;                      /* tritium_dtype */
-    uint8_t aligned;                    /* compiled assuming 16-byte aligned pointers and rows (tritium_align_elems) */
+    uint8_t aligned;                    /* bytes of alignment its pointers and rows were compiled assuming: 0 (none),
+                                           4 or 8 (triplet kernels), 16 (tritium_align_elems elements) */
     int32_t params[TRITIUM_MAX_PARAMS]; /* constexprs, slots TRITIUM_P_<KERNEL>_<NAME> */
     uint8_t num_warps, num_stages;
     uint16_t first_image, image_count;  /* into tritium_images */

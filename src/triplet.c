@@ -8,14 +8,20 @@
 
 static const char *const names[3] = {"anchor", "positive", "negative"};
 
-static int is_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+/* Alignment classes (bytes: 16, 8, 4, or 0 for none): the variants of class c assume
+ * pointers, row strides and D that are multiples of c bytes, and load rows with c-byte
+ * vectors (aot/manifest.py, TRIPLET_ALIGN_CLASSES). The widest class at most `cls` that
+ * divides `bytes`. */
+static int narrow_class(int cls, uint64_t bytes) {
+    while (cls && bytes % (uint64_t)cls) cls = cls > 4 ? cls / 2 : 0;
+    return cls;
+}
 
 /* The row stride a kernel gets for an array of n rows of dtype at ptr (a lone row's stride
- * is never used: 0, which keeps it divisible); clears *aligned unless the rows allow the
- * aligned variants (16-byte aligned, the stride a multiple of 16 bytes: tritium_align_elems). */
-static int64_t kernel_stride(int64_t n, int64_t stride, const void *ptr, tritium_dtype dtype, int *aligned) {
+ * is never used: 0, which keeps it divisible); narrows *cls to what ptr and the stride allow. */
+static int64_t kernel_stride(int64_t n, int64_t stride, const void *ptr, tritium_dtype dtype, int *cls) {
     int64_t st = n > 1 ? stride : 0;
-    *aligned = *aligned && st % tritium_align_elems(dtype) == 0 && is_aligned16(ptr);
+    *cls = narrow_class(narrow_class(*cls, (uint64_t)st * tritium_dtype_size(dtype)), (uintptr_t)ptr);
     return st;
 }
 
@@ -82,24 +88,25 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_saved_size(int64_t n, flo
     return TRITIUM_SUCCESS;
 }
 
-/* The row-kernel variant of `kernel` for this dtype, norm and alignment (aligned variants
- * first, else unaligned) that `better` prefers; -1 if none. */
+/* The row-kernel variant of `kernel` for this dtype and norm that `better` prefers, from the
+ * widest alignment class at most `cls` that the build has (a class's variants serve every
+ * call of that class or a wider one); -1 if none. */
 typedef int (*row_pref)(int32_t block, int32_t rows, int32_t best_block, int32_t best_rows, int64_t want);
-static int pick_family(int kernel, tritium_dtype dtype, int p_mode, int aligned, int64_t want, row_pref better) {
+static int pick_family(int kernel, tritium_dtype dtype, int p_mode, int cls, int64_t want, row_pref better) {
     int best = -1;
     int32_t best_block = 0, best_rows = 0;
     int first = tritium_kernel_first[kernel], end = first + tritium_kernel_count[kernel];
-    for (int pass = aligned ? 0 : 1; pass < 2 && best < 0; ++pass) {
+    for (int c = cls;; c = c > 4 ? c / 2 : 0) {
         for (int i = first; i < end; ++i) {
             const tritium_variant *v = &tritium_variants[i];
-            if (v->dtype != dtype || v->aligned != (pass == 0) || v->params[0] != p_mode) continue;
+            if (v->dtype != dtype || v->aligned != c || v->params[0] != p_mode) continue;
             int32_t rows = v->params[1], block = v->params[2];
             if (best < 0 || better(block, rows, best_block, best_rows, want)) {
                 best = i; best_block = block; best_rows = rows;
             }
         }
+        if (best >= 0 || c == 0) return best;
     }
-    return best;
 }
 
 /* the widest BLOCK_D not wider than `want` (if none is that narrow, the narrowest), then the
@@ -120,33 +127,33 @@ static int narrowest_64(int32_t block, int32_t rows, int32_t best_block, int32_t
  * A forward grid of many programs that each read little (aot/manifest.py,
  * TRIPLET_MANY_PROGRAMS) takes the narrowest BLOCK_D of at least 64 instead, whose programs
  * hold more rows. */
-static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int aligned, int64_t n, int64_t d) {
+static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int cls, int64_t n, int64_t d) {
     int64_t want = 1;
     while (want < d) want <<= 1;
-    int best = pick_family(kernel, dtype, p_mode, aligned, want, widest_fitting);
+    int best = pick_family(kernel, dtype, p_mode, cls, want, widest_fitting);
     if (best < 0 || kernel != TRITIUM_K_TRIPLET_FWD) return best;
     int64_t rows = tritium_variants[best].params[1];
     if ((n + rows - 1) / rows > TRITIUM_TRIPLET_MANY_PROGRAMS &&
         rows * d * 3 * (int64_t)tritium_dtype_size(dtype) < TRITIUM_TRIPLET_MIN_PROGRAM_BYTES) {
-        int wide = pick_family(kernel, dtype, p_mode, aligned, want, narrowest_64);
+        int wide = pick_family(kernel, dtype, p_mode, cls, want, narrowest_64);
         if (wide >= 0 && tritium_variants[wide].params[2] >= 64) return wide;
     }
     return best;
 }
 
 /* For mean/sum of a small batch: the forward variant that holds all n rows (ROWS >= n) in
- * the fewest steps along D (then aligned before unaligned, then the smallest tile), so that
+ * the fewest steps along D (then the widest alignment class at most `cls`, then the smallest tile), so that
  * one program computes the final value and the reduce launch is saved; -1 if every such
  * variant needs more than TRIPLET_SINGLE_MAX_STEPS steps (a step is a memory round trip,
  * the saved launch about two), or none holds n rows. */
-static int pick_single(tritium_dtype dtype, int p_mode, int aligned, int64_t n, int64_t d) {
+static int pick_single(tritium_dtype dtype, int p_mode, int cls, int64_t n, int64_t d) {
     int best = -1;
     int64_t best_steps = 0, best_size = 0;
     int first = tritium_kernel_first[TRITIUM_K_TRIPLET_FWD], end = first + tritium_kernel_count[TRITIUM_K_TRIPLET_FWD];
     for (int i = first; i < end; ++i) {
         const tritium_variant *v = &tritium_variants[i];
         if (v->dtype != dtype || v->params[0] != p_mode ||
-            (v->aligned && !aligned) || v->params[TRITIUM_P_TRIPLET_FWD_ROWS] < n)
+            v->aligned > cls || v->params[TRITIUM_P_TRIPLET_FWD_ROWS] < n)
             continue;
         int64_t block = v->params[TRITIUM_P_TRIPLET_FWD_BLOCK_D], steps = (d + block - 1) / block;
         int64_t size = (int64_t)v->params[TRITIUM_P_TRIPLET_FWD_ROWS] * block;
@@ -180,12 +187,38 @@ static int pick_finish(tritium_dtype dtype, int p_mode, int64_t splits) {
     return best;
 }
 
+/* The flat backward's variant (aot/manifest.py, TRIPLET_BWD_FLAT) where it pays and the call
+ * allows it, else -1. It pays where the rows' alignment class (cls) is narrower than 16
+ * bytes; for rows of 16 bytes the row kernel is as fast or faster (H200, backward alone,
+ * flat / row kernel, us: bf16 (65536, 300) 63 / 85, (65536, 50) 11.5 / 18.4, (65536, 37)
+ * 7.6 / 52, fp32 (65536, 250) 95 / 100; rows of 16 bytes: bf16 (65536, 64) 14.4 / 13.2,
+ * (4096, 512) 6.9 / 6.1, (32768, 8192) 785 / 778, fp32 (65536, 300) 118 / 121). It needs
+ * the inputs and every gradient asked for to be contiguous rows (stride D, or one row),
+ * their pointers 16-byte aligned, N * D a multiple of 16 bytes and, with a block more,
+ * below 2^31 (the kernel's offsets are 32-bit). */
+static int pick_flat(tritium_dtype dtype, int p_mode, int cls, int64_t n, int64_t d, const void *const inputs[3],
+                     const int64_t strides[3], const void *const grads[3], const int64_t gstrides[3]) {
+    if (cls == 16) return -1;
+    int first = tritium_kernel_first[TRITIUM_K_TRIPLET_BWD_FLAT], end = first + tritium_kernel_count[TRITIUM_K_TRIPLET_BWD_FLAT];
+    int best = -1;
+    for (int i = first; i < end; ++i)
+        if (tritium_variants[i].dtype == dtype && tritium_variants[i].params[0] == p_mode) best = i;
+    if (best < 0 || d == 0 || (n * d) % tritium_align_elems(dtype) ||
+        n * d > INT32_MAX - tritium_variants[best].params[TRITIUM_P_TRIPLET_BWD_FLAT_BLOCK])
+        return -1;
+    for (int i = 0; i < 3; ++i) {
+        if ((n > 1 && strides[i] != d) || (uintptr_t)inputs[i] % 16) return -1;
+        if (grads[i] && ((n > 1 && gstrides[i] != d) || (uintptr_t)grads[i] % 16)) return -1;
+    }
+    return best;
+}
+
 /* Checks shared by the forward and the backward: scalars, the three inputs (byte spans in
- * lo/hi[0..2]), and whether they allow the aligned variants (*aligned, st = strides with
- * a lone row's stride zeroed). */
+ * lo/hi[0..2]), and the alignment class their rows allow (*cls; st = strides with a lone
+ * row's stride zeroed). */
 static tritium_status check_inputs(tritium_dtype dtype, int64_t n, int64_t d, const void *const inputs[3],
                                    const int64_t strides[3], float p, float eps, int swap,
-                                   uintptr_t lo[], uintptr_t hi[], int64_t st[3], int *aligned) {
+                                   uintptr_t lo[], uintptr_t hi[], int64_t st[3], int *cls) {
     tritium_status s;
     size_t elem = tritium_dtype_size(dtype);
     if (!elem) return tritium_fail(TRITIUM_ERROR_INVALID_ENUM, "dtype: unknown value %d", (int)dtype);
@@ -198,13 +231,13 @@ static tritium_status check_inputs(tritium_dtype dtype, int64_t n, int64_t d, co
                             "undefined (PyTorch raises too)");
     if (!isfinite(eps)) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "eps must be finite");
     if (swap != 0 && swap != 1) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "swap must be 0 or 1 (got %d)", swap);
-    *aligned = d % tritium_align_elems(dtype) == 0;
+    *cls = narrow_class(16, (uint64_t)d * elem);
     for (int i = 0; i < 3; ++i) {
         if (n * d > 0 && !inputs[i]) return tritium_fail(TRITIUM_ERROR_NULL_POINTER, "%s is NULL", names[i]);
         if ((uintptr_t)inputs[i] % elem)
             return tritium_fail(TRITIUM_ERROR_MISALIGNED, "%s is not aligned to its %zu-byte elements", names[i], elem);
         if ((s = tritium_span_2d(names[i], inputs[i], n, d, strides[i], 1, elem, &lo[i], &hi[i]))) return s;
-        st[i] = kernel_stride(n, strides[i], inputs[i], dtype, aligned);
+        st[i] = kernel_stride(n, strides[i], inputs[i], dtype, cls);
     }
     return TRITIUM_SUCCESS;
 }
@@ -241,8 +274,8 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
     static const char *const what[6] = {"anchor", "positive", "negative", "out", "saved", "workspace"};
     uintptr_t lo[6], hi[6];
     int64_t st[3];
-    int aligned;
-    if ((s = check_inputs(dtype, n, d, inputs, strides, p, eps, swap, lo, hi, st, &aligned))) return s;
+    int cls;
+    if ((s = check_inputs(dtype, n, d, inputs, strides, p, eps, swap, lo, hi, st, &cls))) return s;
     if (!isfinite(margin)) return tritium_fail(TRITIUM_ERROR_INVALID_VALUE, "margin must be finite");
     size_t elem = tritium_dtype_size(dtype);
     const int reduce = reduction != TRITIUM_REDUCTION_NONE;
@@ -265,8 +298,8 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
     const int p_mode = p_mode_of(p);
     int64_t splits, chunk;
     plan_split(n, d, &splits, &chunk);
-    int single = reduce && splits == 1 && n > 0 ? pick_single(dtype, p_mode, aligned, n, d) : -1;
-    int fwd = single >= 0 ? single : n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, aligned, n, d) : -1;
+    int single = reduce && splits == 1 && n > 0 ? pick_single(dtype, p_mode, cls, n, d) : -1;
+    int fwd = single >= 0 ? single : n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, cls, n, d) : -1;
     int fin = splits > 1 ? pick_finish(dtype, p_mode, splits) : -1;
     int red = reduce && splits == 1 && single < 0 ? pick_reduce(dtype) : -1;
     if ((n > 0 && fwd < 0) || (splits > 1 && fin < 0) || (reduce && splits == 1 && single < 0 && red < 0))
@@ -332,8 +365,8 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
                                         "grad_anchor", "grad_positive", "grad_negative"};
     uintptr_t lo[8], hi[8];
     int64_t st[3];
-    int aligned;
-    if ((s = check_inputs(dtype, n, d, inputs, strides, p, eps, swap, lo, hi, st, &aligned))) return s;
+    int cls;
+    if ((s = check_inputs(dtype, n, d, inputs, strides, p, eps, swap, lo, hi, st, &cls))) return s;
     size_t elem = tritium_dtype_size(dtype);
     const int reduce = reduction != TRITIUM_REDUCTION_NONE;
     const int work = n * d > 0; /* anything to write at all */
@@ -364,14 +397,37 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
                                 name, (long long)gstrides[i], (long long)d);
         if ((s = tritium_span_2d(name, grads[i], grads[i] ? n : 0, d, gstrides[i], 1, elem, &lo[5 + i], &hi[5 + i])))
             return s;
-        gst[i] = kernel_stride(n, gstrides[i], grads[i], dtype, &aligned);
+        gst[i] = kernel_stride(n, gstrides[i], grads[i], dtype, &cls);
     }
     for (int k = 5; k < 8; ++k)
         if ((s = check_disjoint(lo, hi, what, k))) return s;
     if (!work || (!grad_anchor && !grad_positive && !grad_negative)) return TRITIUM_SUCCESS;
 
     const int p_mode = p_mode_of(p);
-    int v = pick_rows(TRITIUM_K_TRIPLET_BWD, dtype, p_mode, aligned, n, d);
+    CUdeviceptr a_ = (CUdeviceptr)anchor, p_ = (CUdeviceptr)positive, n_ = (CUdeviceptr)negative;
+    CUdeviceptr g_ = (CUdeviceptr)grad_out, sv_ = (CUdeviceptr)saved;
+    CUdeviceptr ga_ = (CUdeviceptr)grad_anchor, gp_ = (CUdeviceptr)grad_positive, gn_ = (CUdeviceptr)grad_negative;
+    int32_t d32 = (int32_t)d, swap32 = swap;
+    int32_t wa = grad_anchor != NULL, wp = grad_positive != NULL, wn = grad_negative != NULL;
+    int64_t sg = reduce ? 0 : stride_grad_out;
+    float norm_p = p, divisor = reduction == TRITIUM_REDUCTION_MEAN ? (float)n : 1.0f;
+    tritium_call call;
+
+    int flat = pick_flat(dtype, p_mode, cls, n, d, inputs, strides, (const void *const *)grads, gstrides);
+    if (flat >= 0) {
+        int64_t block = tritium_variants[flat].params[TRITIUM_P_TRIPLET_BWD_FLAT_BLOCK];
+        int32_t total = (int32_t)(n * d);
+        if ((s = tritium_call_begin(&call, stream, anchor))) return s;
+        /* _triplet_bwd_flat_kernel(a_ptr, p_ptr, n_ptr, gout_ptr, saved_ptr, ga_ptr, gp_ptr, gn_ptr, total, D,
+         *                          stride_g, eps, norm_p, divisor, swap, write_a, write_p, write_n, P_MODE, BLOCK) */
+        void *args[] = {&a_, &p_, &n_, &g_, &sv_, &ga_, &gp_, &gn_, &total, &d32, &sg, &eps, &norm_p, &divisor,
+                        &swap32, &wa, &wp, &wn};
+        s = tritium_launch(&call, flat, (unsigned)((n * d + block - 1) / block), 1, args,
+                           (int)(sizeof args / sizeof args[0]));
+        tritium_call_end(&call);
+        return s;
+    }
+    int v = pick_rows(TRITIUM_K_TRIPLET_BWD, dtype, p_mode, cls, n, d);
     if (v < 0)
         return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "this build has no triplet backward kernel for dtype %d, "
                             "p %g", (int)dtype, (double)p);
@@ -384,18 +440,11 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
     int64_t row_blocks = (n + rows - 1) / rows, blocks = (d + block_d - 1) / block_d;
     int64_t max_splits = INT32_MAX / row_blocks, per = (blocks + max_splits - 1) / max_splits;
     int64_t chunk = per * block_d, splits = (d + chunk - 1) / chunk;
-    tritium_call call;
     if ((s = tritium_call_begin(&call, stream, anchor))) return s;
     /* _triplet_bwd_kernel(a_ptr, p_ptr, n_ptr, gout_ptr, saved_ptr, ga_ptr, gp_ptr, gn_ptr, N, D, chunk,
      *                     stride_a, stride_p, stride_n, stride_g, stride_ga, stride_gp, stride_gn,
      *                     eps, norm_p, divisor, swap, write_a, write_p, write_n, P_MODE, ROWS, BLOCK_D) */
-    CUdeviceptr a_ = (CUdeviceptr)anchor, p_ = (CUdeviceptr)positive, n_ = (CUdeviceptr)negative;
-    CUdeviceptr g_ = (CUdeviceptr)grad_out, sv_ = (CUdeviceptr)saved;
-    CUdeviceptr ga_ = (CUdeviceptr)grad_anchor, gp_ = (CUdeviceptr)grad_positive, gn_ = (CUdeviceptr)grad_negative;
-    int32_t n32 = (int32_t)n, d32 = (int32_t)d, chunk32 = (int32_t)chunk, swap32 = swap;
-    int32_t wa = grad_anchor != NULL, wp = grad_positive != NULL, wn = grad_negative != NULL;
-    int64_t sg = reduce ? 0 : stride_grad_out;
-    float norm_p = p, divisor = reduction == TRITIUM_REDUCTION_MEAN ? (float)n : 1.0f;
+    int32_t n32 = (int32_t)n, chunk32 = (int32_t)chunk;
     void *args[] = {&a_, &p_, &n_, &g_, &sv_, &ga_, &gp_, &gn_, &n32, &d32, &chunk32, &st[0], &st[1], &st[2],
                     &sg, &gst[0], &gst[1], &gst[2], &eps, &norm_p, &divisor, &swap32, &wa, &wp, &wn};
     s = tritium_launch(&call, v, (unsigned)(row_blocks * splits), 1, args, (int)(sizeof args / sizeof args[0]));

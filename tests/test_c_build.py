@@ -234,13 +234,14 @@ def test_manifest_matches_the_files():
         assert {r["variant"] for r in images if r["arch"] == arch and r["kind"] == "cubin"} == want, arch
 
 
-def test_aligned_variants_promise_16_byte_rows():
-    """What an aligned variant tells the compiler (Triton's divisibility): pointers 16-byte
-    aligned, the caller's sizes and strides multiples of 16 bytes (4 fp32 or 8 fp16/bf16
-    elements, what src/matmul.c and src/triplet.c check through tritium_align_elems), and
-    what the library sizes itself (workspace rows) multiples of 16 elements. A promise of
-    16 elements would keep 8-element bf16 rows (1000, 3000) off the vector loads; one
-    weaker than the runtime's check would be wrong code."""
+def test_aligned_variants_promise_their_class():
+    """What an aligned variant tells the compiler (Triton's divisibility): its class of
+    `aligned` bytes. Pointers aligned to it, the caller's sizes and strides multiples of it
+    (16 bytes: 4 fp32 or 8 fp16/bf16 elements, what src/matmul.c checks through
+    tritium_align_elems; the triplet kernels' 8- and 4-byte classes, src/triplet.c's
+    narrow_class), and what the library sizes itself (workspace rows) multiples of 16
+    elements. A promise of 16 elements would keep 8-element bf16 rows (1000, 3000) off the
+    vector loads; one weaker than the runtime's check would be wrong code."""
     sys.path.insert(0, str(REPO / "aot"))
     import manifest
     elem = {"f32": 4, "f16": 2, "bf16": 2}
@@ -253,17 +254,23 @@ def test_aligned_variants_promise_16_byte_rows():
             (key, div), = attrs
             name = names[i]
             assert key == "tt.divisibility"
-            if types[name].startswith("*") or name in v.kernel.always_aligned:
+            if name in v.kernel.always_aligned:
                 assert div == 16, (v.ident, name, div)
+            elif types[name].startswith("*"):
+                assert div == v.aligned, (v.ident, name, div)
             else:
-                assert v.aligned and div == manifest.ALIGN_ELEMS[v.dtype], (v.ident, name, div)
-                seen.add((v.kernel.name, v.dtype))
+                assert v.aligned and div * elem[v.dtype] == v.aligned, (v.ident, name, div)
+                seen.add((v.kernel.name, v.dtype, v.aligned))
         if not v.aligned:
             assert all(names[i] in v.kernel.always_aligned for (i,) in v.attrs()), v.ident
-    # every kernel with caller-side promises makes them in every dtype
+    # every kernel with caller-side promises makes them in every dtype, at 16 bytes; the
+    # triplet kernels also at each narrower class a vector of the dtype fits (8 bytes, and
+    # for 16-bit types 4)
     kernels = {k.name for k in manifest.KERNELS if k.aligned_args}
-    assert seen == {(k, dt) for k in kernels for dt in elem} - {(k, dt) for k in kernels for dt in elem
-                                                                 if k == "matmul_streamed" and dt != "f32"}
+    want = {(k, dt, 16) for k in kernels for dt in elem if k != "matmul_streamed" or dt == "f32"}
+    want |= {(k, dt, c) for k in ("triplet_fwd", "triplet_bwd") for dt in elem for c in (4, 8) if c > elem[dt]}
+    assert seen == want
+    assert {v.aligned for v in manifest.variants()} == {0, 4, 8, 16}
 
 
 def test_cubins_have_the_arch_they_claim():

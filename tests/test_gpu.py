@@ -104,11 +104,14 @@ def assert_close(got, ref, dtype, what, tol=None):
     assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
 
 
-# (3, 9000), (40, 4096), (2, 40000) and (1, 81920) take the split path (few long rows: D cut
-# across programs; 5, 2, 20 and 40 ranges, each finish BLOCK_S); (20, 144) and (32, 128) with
-# mean or sum the one-program forward (two steps, one)
+# (3, 9004), (9, 4098), (40, 4096), (2, 40000) and (1, 81920) take the split path (few long
+# rows: D cut across programs; 5, 3, 2, 20 and 40 ranges, each finish BLOCK_S); (20, 144) and
+# (32, 128) with mean or sum the one-program forward (two steps, one). The row widths cover
+# the alignment classes (src/triplet.c, narrow_class): 16 bytes (128, 1000), 8 (fp32 130,
+# 4098; fp16/bf16 300, 9004), 4 (fp16/bf16 130, 4098) and none (37, 17)
 TRIPLET_SHAPES = [(1, 1), (7, 37), (33, 128), (130, 300), (257, 64), (5, 2049), (3, 0), (0, 5), (64, 1000),
-                  (1000, 17), (3, 9000), (40, 4096), (2, 40000), (1, 81920), (20, 144), (32, 128)]
+                  (1000, 17), (66, 130), (3, 9004), (9, 4098), (40, 4096), (2, 40000), (1, 81920), (20, 144),
+                  (32, 128)]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
@@ -161,6 +164,19 @@ def test_triplet_sweep(dtype, norm_p, swap):
 def test_triplet_strided_rows(dtype):
     wide = [randn(100, 300, dtype=dtype) for _ in range(3)]
     a, p, n = wide[0][:50, :257], wide[1][:50, 3:260], wide[2][::2, :257]  # row strides 300, 300, 600
+    _check_triplet_strided(a, p, n, dtype)
+    # D = 256 with pointers 8 or 4 bytes past 16 (fp16/bf16: 4 and 2 elements): the 8- and
+    # 4-byte classes (fp32: 16 and 8), set by the pointers alone
+    for off in (4, 2):
+        _check_triplet_strided(wide[0][:50, off:off + 256], wide[1][:50, :256], wide[2][::2, 8 + off:8 + off + 256],
+                               dtype)
+    # row strides of 150 elements from 16-byte aligned bases: fp32 rows of 600 bytes (the
+    # 8-byte class), bf16 of 300 (the 4-byte class)
+    flat = [randn(50 * 150, dtype=dtype).view(50, 150) for _ in range(3)]
+    _check_triplet_strided(flat[0][:, :128], flat[1][:, :128], flat[2][:, 8:136], dtype)
+
+
+def _check_triplet_strided(a, p, n, dtype):
     for reduction in ("none", "mean", "sum"):
         s, out, buf = triplet_raw(a, p, n, 1.0, 2.0, 1e-6, True, reduction)
         assert s == 0, last_error()

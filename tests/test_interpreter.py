@@ -46,8 +46,8 @@ from tritium.kernels.matmul import (_matmul_gemv_kernel, _matmul_kernel, _matmul
                                     _matmul_packed_kernel, _matmul_reduce_kernel, _matmul_streamed_kernel,
                                     _round_to_tf32)
 from tritium.kernels.triplet import (  # noqa: E402
-    P_GENERAL, P_INF, P_ONE, P_TWO, _triplet_bwd_kernel, _triplet_finish_kernel, _triplet_fwd_kernel,
-    _triplet_reduce_kernel)
+    P_GENERAL, P_INF, P_ONE, P_TWO, _triplet_bwd_flat_kernel, _triplet_bwd_kernel, _triplet_finish_kernel,
+    _triplet_fwd_kernel, _triplet_reduce_kernel)
 
 try:
     from triton.runtime.interpreter import InterpretedFunction
@@ -177,13 +177,20 @@ def triplet_launch(a, p, n, *, margin, pnorm, swap, reduction, eps=1e-6, rows=RO
 
 
 def triplet_backward_launch(a, p, n, saved, grad_out, *, pnorm, swap, reduction, eps=1e-6, rows=ROWS,
-                            block_d=BLOCK_D, splits=1, grads=None, write=(1, 1, 1)):
+                            block_d=BLOCK_D, splits=1, grads=None, write=(1, 1, 1), flat=0):
     """Run the backward kernel as the C runtime does; returns the three gradient tensors
-    (NaN-poisoned before the launch, or the given `grads` buffers)."""
+    (NaN-poisoned before the launch, or the given `grads` buffers). flat: the flat kernel's
+    BLOCK (contiguous rows), 0 for the row kernel."""
     N, D = a.shape
     P_MODE, norm_p, _ = _mode_args(pnorm)
     if grads is None:
         grads = [torch.full((N, D), float("nan"), dtype=a.dtype) for _ in range(3)]
+    if flat:
+        assert all(t.is_contiguous() for t in (a, p, n, *grads))
+        _triplet_bwd_flat_kernel[(triton.cdiv(N * D, flat),)](
+            a, p, n, grad_out, saved, *grads, N * D, D, grad_out.stride(0) if grad_out.dim() else 0, float(eps),
+            float(norm_p), float(N) if reduction == "mean" else 1.0, int(swap), *write, P_MODE=P_MODE, BLOCK=flat)
+        return grads
     S, chunk = _split_plan(D, splits, block_d)
     _triplet_bwd_kernel[(triton.cdiv(N, rows) * S,)](
         a, p, n, grad_out, saved, *grads, N, D, chunk, a.stride(0), p.stride(0), n.stride(0),
@@ -446,11 +453,11 @@ def _grad_out(reduction, N, dtype, seed):
     return (_randn((1,), dtype, seed).double() + 2.0).to(dtype).reshape(())  # a scalar away from 0
 
 
-def _backward_case(a, p, n, *, dtype, reduction, seed, splits=1, **kw):
+def _backward_case(a, p, n, *, dtype, reduction, seed, splits=1, flat=0, **kw):
     N = a.shape[0]
     _, saved = triplet_launch(a, p, n, reduction=reduction, with_saved=True, splits=splits, **kw)
     g = _grad_out(reduction, N, dtype, seed)
-    got = triplet_backward_launch(a, p, n, saved, g, reduction=reduction, splits=splits,
+    got = triplet_backward_launch(a, p, n, saved, g, reduction=reduction, splits=splits, flat=flat,
                                   **{k: v for k, v in kw.items() if k != "margin"})
     ref = triplet_grad_reference(a, p, n, g, reduction=reduction, **kw)
     check_grads(got, ref, dtype, GRAD_TOL[dtype])
@@ -467,6 +474,32 @@ def test_triplet_backward_matches_autograd(pcase, swap, reduction, dtype):
     p[3] = a[3]     # swap tie: d(a, n) == d(p, n) exactly, each side gets half
     n[7] = p[7]     # d(p, n) is the smaller one (swap) at eps-size
     _backward_case(a, p, n, dtype=dt, reduction=reduction, seed=seed, margin=1.0, pnorm=P_CASES[pcase], swap=swap)
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES), ids=list(DTYPES))
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+@pytest.mark.parametrize("swap", [False, True], ids=["noswap", "swap"])
+@pytest.mark.parametrize("pcase", list(P_CASES))
+def test_triplet_backward_flat_matches_autograd(pcase, swap, reduction, dtype):
+    # the flat kernel over 13 x 37 = 481 elements in blocks of 128: rows straddle blocks, and
+    # the last block is partial
+    dt = DTYPES[dtype]
+    seed = 7000 + 17 * list(P_CASES).index(pcase) + 5 * swap + ["none", "mean"].index(reduction)
+    a, p, n = _triplet_inputs(13, 37, dt, seed)
+    p[3] = a[3]
+    n[7] = p[7]
+    _backward_case(a, p, n, dtype=dt, reduction=reduction, seed=seed, margin=1.0, pnorm=P_CASES[pcase], swap=swap,
+                   flat=128)
+
+
+def test_triplet_backward_flat_skips_unwanted_gradients():
+    a, p, n = _triplet_inputs(9, 20, torch.float32, 62)
+    _, saved = triplet_launch(a, p, n, margin=1.0, pnorm=2.0, swap=True, reduction="none", with_saved=True)
+    g = _randn((9,), torch.float32, 5)
+    got = triplet_backward_launch(a, p, n, saved, g, pnorm=2.0, swap=True, reduction="none", write=(1, 0, 1), flat=64)
+    assert torch.isnan(got[1]).all()
+    ref = triplet_grad_reference(a, p, n, g, margin=1.0, pnorm=2.0, swap=True, reduction="none")
+    check_grads([got[0], got[2]], [ref[0], ref[2]], torch.float32, GRAD_TOL[torch.float32], names=("anchor", "negative"))
 
 
 @pytest.mark.parametrize("pcase", list(P_CASES))

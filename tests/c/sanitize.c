@@ -17,7 +17,7 @@
  * and N = 1), the operand read in place in the variant's layout, the streamed ones' packed
  * operand rotating through the pack variants; the splits reach the reduce kernel. Also a
  * few table-chosen calls (k = 0, m = 1, ...).
- * Triplet: every dtype and norm (p = 2, 1, inf, 1.5), rows aligned and not, with D picking
+ * Triplet: every dtype and norm (p = 2, 1, inf, 1.5), rows of each alignment class, with D picking
  * each BLOCK_D, 37 rows (a partial row block), then mean and sum (the one-program and the
  * reduce-kernel paths), and few long rows for the split path at each finish BLOCK_S.
  *
@@ -153,11 +153,15 @@ static void run_triplet_case(uint64_t *rng, int dt, float p, int64_t n, int64_t 
 static void run_triplet(uint64_t *rng) {
     static const float ps[4] = {2.0f, 1.0f, INFINITY, 1.5f};
     /* D for each BLOCK_D (32, 64, 128, 256, 512, 2048; the backward's 1024 takes 528 and
-     * 2064, its 512 takes 400), rows aligned and not, with tails, in reduction 'none' (mean
-     * and sum of few short rows take the one-program variant) */
-    static const int64_t ds[] = {32, 48, 80, 144, 400, 528, 2064, 45, 133, 2053};
-    /* the split path: 3, 10 and 34 ranges of 2048 (finish BLOCK_S 8, 32, 256), and aligned */
-    static const int64_t splits[] = {4101, 18437, 67589, 4112};
+     * 2064, its 512 takes 400), in each alignment class (src/triplet.c, narrow_class): 16
+     * bytes; 8 bytes in fp16/bf16 (4 mod 8 elements; 16 in fp32); 4 bytes in fp16/bf16 (2
+     * mod 4; 8 in fp32); none. With tails, in reduction 'none' (mean and sum of few short
+     * rows take the one-program variant) */
+    static const int64_t ds[] = {32, 48, 80, 144, 400, 528, 2064, 28, 44, 76, 140, 404, 532, 2068,
+                                 30, 46, 78, 142, 402, 530, 2062, 45, 133, 2053};
+    /* the split path: 3, 10 and 34 ranges of 2048 (finish BLOCK_S 8, 32, 256), and the
+     * classes above */
+    static const int64_t splits[] = {4101, 18437, 67589, 4112, 4116, 4114};
     int turn = 0;
     for (int dt = 0; dt < 3; ++dt) {
         for (int pi = 0; pi < 4; ++pi) {
@@ -165,14 +169,20 @@ static void run_triplet(uint64_t *rng) {
                 run_triplet_case(rng, dt, ps[pi], 37, ds[i], turn % 2, TRITIUM_REDUCTION_NONE);
             for (size_t i = 0; i < sizeof splits / sizeof splits[0]; ++i, ++turn)
                 run_triplet_case(rng, dt, ps[pi], 2, splits[i], turn % 2, turn % 3);
+            /* the flat backward: contiguous rows whose N * D is a multiple of 16 bytes (37
+             * rows of the narrower classes above never are); 40 x 130 = 5200 elements, five
+             * 1024-element blocks and a tail */
+            run_triplet_case(rng, dt, ps[pi], 40, 130, turn % 2, turn % 3), ++turn;
         }
         /* mean and sum: the row kernels and the reduce kernel (48, 133, 2064; 37 rows are more
          * than any config's ROWS, so none takes the one-program path), and the one-program
-         * path: 20 aligned rows of 144 (two steps of the 32 x 128 config, a tail in D) */
+         * path: 20 rows of 144, 140 and 142 (two steps of the 32 x 128 config, a tail in D;
+         * the classes above) */
         for (int red = TRITIUM_REDUCTION_MEAN; red <= TRITIUM_REDUCTION_SUM; ++red) {
             for (int i = 0; i < 3; ++i, ++turn)
                 run_triplet_case(rng, dt, 2.0f, 37, ((const int64_t[]){48, 133, 2064})[i], turn % 2, red);
-            run_triplet_case(rng, dt, 2.0f, 20, 144, turn++ % 2, red);
+            for (int i = 0; i < 3; ++i, ++turn)
+                run_triplet_case(rng, dt, 2.0f, 20, ((const int64_t[]){144, 140, 142})[i], turn % 2, red);
         }
     }
     /* the edges: no rows (mean is NaN), one element, empty rows */

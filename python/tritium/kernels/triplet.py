@@ -19,7 +19,9 @@ Forward, two shapes of work:
 
 Backward: the forward can save, per row, the scale of each distance's gradient (hinge,
 swap choice and norm derivative folded in; SAVED_W floats per row). `_triplet_bwd_kernel`
-then reads a, p, n once and writes the three gradients, matching PyTorch's autograd:
+then reads a, p, n once and writes the three gradients, matching PyTorch's autograd
+(`_triplet_bwd_flat_kernel` does the same in one flat pass over contiguous rows whose
+width allows only narrow vectors):
 
     dL/dv_xy = g * s_xy * f(v_xy),  f(v) = v (p=2), sgn v (p=1), sgn v |v|^(p-1) (other p),
                sgn v [|v| == d_xy] (p=inf), with s_xy = w_xy * k(d_xy) where
@@ -323,20 +325,20 @@ def _dnorm(v, d, norm_p, P_MODE: tl.constexpr):
 
 @triton.jit
 def _bwd_factors(gout_ptr, saved_ptr, rows64, row_ok, stride_g, divisor, P_MODE: tl.constexpr):
-    """Per-row factors of the backward, as [ROWS, 1] columns: g * s_xy for the three
+    """Per-row factors of the backward, in the shape of rows64: g * s_xy for the three
     distances, and the distances themselves for p = inf (else the same factors again:
     _dnorm reads the distance only for p = inf). g is the upstream gradient of the row
     (stride_g = 0 for a reduced loss's scalar) over the divisor (N for 'mean', else 1)."""
     g = tl.load(gout_ptr + rows64 * stride_g, mask=row_ok, other=0.0).to(tl.float32) / divisor
     W: tl.constexpr = 8 if P_MODE == 3 else 4
     sv = saved_ptr + rows64 * W
-    k_ap = (g * tl.load(sv + 0, mask=row_ok, other=0.0))[:, None]
-    k_an = (g * tl.load(sv + 1, mask=row_ok, other=0.0))[:, None]
-    k_pn = (g * tl.load(sv + 2, mask=row_ok, other=0.0))[:, None]
+    k_ap = g * tl.load(sv + 0, mask=row_ok, other=0.0)
+    k_an = g * tl.load(sv + 1, mask=row_ok, other=0.0)
+    k_pn = g * tl.load(sv + 2, mask=row_ok, other=0.0)
     if P_MODE == 3:
-        d_ap = tl.load(sv + 4, mask=row_ok, other=0.0)[:, None]
-        d_an = tl.load(sv + 5, mask=row_ok, other=0.0)[:, None]
-        d_pn = tl.load(sv + 6, mask=row_ok, other=0.0)[:, None]
+        d_ap = tl.load(sv + 4, mask=row_ok, other=0.0)
+        d_an = tl.load(sv + 5, mask=row_ok, other=0.0)
+        d_pn = tl.load(sv + 6, mask=row_ok, other=0.0)
     else:
         d_ap = k_ap
         d_an = k_an
@@ -345,22 +347,31 @@ def _bwd_factors(gout_ptr, saved_ptr, rows64, row_ok, stride_g, divisor, P_MODE:
 
 
 @triton.jit
-def _bwd_step(a, p, n, c, m, k_ap, k_an, k_pn, d_ap, d_an, d_pn, rows64,
-              ga_ptr, gp_ptr, gn_ptr, stride_ga, stride_gp, stride_gn,
-              eps, norm_p, swap, write_a, write_p, write_n, P_MODE: tl.constexpr):
-    """The three gradients of one step's tile.
-
-    The runtime flags (swap, write_*) select values and mask stores instead of branching.
-    With runtime branches (these, and one that chose how to load the upstream gradient),
-    the bf16 backward at (32768, 8192) took 870 us on an H200 where the same kernel with
-    the flags as constants took 762; selects and masks for these flags gave 821, and the
-    gradient read as in _bwd_factors 770."""
+def _bwd_grads(a, p, n, k_ap, k_an, k_pn, d_ap, d_an, d_pn, eps, norm_p, swap, P_MODE: tl.constexpr):
+    """The three gradients, elementwise, from the inputs and their rows' factors (any
+    shapes that broadcast). swap selects values rather than branching (see _bwd_step)."""
     t_ap = k_ap * _dnorm(a - p + eps, d_ap, norm_p, P_MODE)
     t_an = k_an * _dnorm(a - n + eps, d_an, norm_p, P_MODE)
     t_pn = k_pn * _dnorm(p - n + eps, d_pn, norm_p, P_MODE)
     g_a = t_ap + t_an
     g_p = tl.where(swap != 0, t_pn - t_ap, -t_ap)
     g_n = tl.where(swap != 0, -t_an - t_pn, -t_an)
+    return g_a, g_p, g_n
+
+
+@triton.jit
+def _bwd_step(a, p, n, c, m, k_ap, k_an, k_pn, d_ap, d_an, d_pn, rows64,
+              ga_ptr, gp_ptr, gn_ptr, stride_ga, stride_gp, stride_gn,
+              eps, norm_p, swap, write_a, write_p, write_n, P_MODE: tl.constexpr):
+    """The three gradients of one step's tile (the factors per row, [ROWS] vectors).
+
+    The runtime flags (swap, write_*) select values and mask stores instead of branching.
+    With runtime branches (these, and one that chose how to load the upstream gradient),
+    the bf16 backward at (32768, 8192) took 870 us on an H200 where the same kernel with
+    the flags as constants took 762; selects and masks for these flags gave 821, and the
+    gradient read as in _bwd_factors 770."""
+    g_a, g_p, g_n = _bwd_grads(a, p, n, k_ap[:, None], k_an[:, None], k_pn[:, None], d_ap[:, None],
+                               d_an[:, None], d_pn[:, None], eps, norm_p, swap, P_MODE)
     tl.store(ga_ptr + rows64[:, None] * stride_ga + c[None, :], g_a.to(ga_ptr.dtype.element_ty),
              mask=m & (write_a != 0))
     tl.store(gp_ptr + rows64[:, None] * stride_gp + c[None, :], g_p.to(gp_ptr.dtype.element_ty),
@@ -410,3 +421,35 @@ def _triplet_bwd_kernel(
             a, p, n, c, m = _load_step(a_row, p_row, n_row, d0, row_ok, hi, BLOCK_D)
             _bwd_step(a, p, n, c, m, k_ap, k_an, k_pn, d_ap, d_an, d_pn, rows64, ga_ptr, gp_ptr, gn_ptr,
                       stride_ga, stride_gp, stride_gn, eps, norm_p, swap, write_a, write_p, write_n, P_MODE)
+
+
+@triton.jit
+def _triplet_bwd_flat_kernel(
+    a_ptr, p_ptr, n_ptr,          # inputs: contiguous (N, D), i.e. flat arrays of N * D
+    gout_ptr, saved_ptr,          # as for _triplet_bwd_kernel
+    ga_ptr, gp_ptr, gn_ptr,       # gradients, contiguous (N, D) like the inputs
+    total, D,                     # total = N * D (with BLOCK more, below 2^31), D > 0
+    stride_g, eps, norm_p, divisor,
+    swap, write_a, write_p, write_n,
+    P_MODE: tl.constexpr, BLOCK: tl.constexpr,
+    PDL: tl.constexpr = 0,
+):
+    """The backward of contiguous rows as one elementwise pass over N * D elements: a
+    program takes BLOCK consecutive elements wherever rows begin and end, and each element
+    reads its row's factors (offset // D; neighbours share them, through the cache). Rows
+    whose width is not a multiple of 16 bytes (D = 300 or 50 in bf16, 250 in fp32) then
+    still load and store 16-byte vectors, and short or ragged rows fill every lane, where a
+    row tile loads each row with the vectors its width allows and leaves a tile's lanes
+    past D idle."""
+    _dependent_launch(PDL)
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < total
+    rows64 = (offs // D).to(tl.int64)
+    a = tl.load(a_ptr + offs, mask=m, other=0.0).to(tl.float32)
+    p = tl.load(p_ptr + offs, mask=m, other=0.0).to(tl.float32)
+    n = tl.load(n_ptr + offs, mask=m, other=0.0).to(tl.float32)
+    k_ap, k_an, k_pn, d_ap, d_an, d_pn = _bwd_factors(gout_ptr, saved_ptr, rows64, m, stride_g, divisor, P_MODE)
+    g_a, g_p, g_n = _bwd_grads(a, p, n, k_ap, k_an, k_pn, d_ap, d_an, d_pn, eps, norm_p, swap, P_MODE)
+    tl.store(ga_ptr + offs, g_a.to(ga_ptr.dtype.element_ty), mask=m & (write_a != 0))
+    tl.store(gp_ptr + offs, g_p.to(gp_ptr.dtype.element_ty), mask=m & (write_p != 0))
+    tl.store(gn_ptr + offs, g_n.to(gn_ptr.dtype.element_ty), mask=m & (write_n != 0))

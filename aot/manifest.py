@@ -310,11 +310,32 @@ TRIPLET_SINGLE_CONFIG = (32, 128, 8, 1)  # (ROWS, BLOCK_D, num_warps, STAGES), p
 # programs took 110. At 4096 rows (the bench's (4096, 512)) nothing changes.
 TRIPLET_MANY_PROGRAMS = 4096
 TRIPLET_MIN_PROGRAM_BYTES = 5632
+# Rows narrower than 16 bytes' alignment (src/triplet.c's classes 8, 4 and 0) load with
+# narrower vectors or one element at a time, and many rows of them (N >= MANY_PROGRAMS, D of
+# at most NARROW_MAX_D) take NARROW_CONFIG: 8 rows of 64 a program, 2 warps, 8 elements a
+# thread. Measured on an H200 (the configs compiled as the build does, each class's
+# promises, forward alone, us; the rule's pick / the one before it / torch.compile): bf16
+# (65536, 250) 40.1 / 60.2 (4 x 256) / 33.5, (65536, 130) 29.2 / 37.4 (16 x 64) / 22.5,
+# (65536, 50) 19.0 / 24.1 / 16.3, (65536, 300) 39.0 / 38.9 / 37.0, (65536, 37) 32.4 / 53.0
+# (4 x 128) / 21.8; fp32 (65536, 250) 53.9 / 59.5 / 54.6, (65536, 50) 19.2 / 25.0 / 18.8.
+# No config was within 10 % of the best everywhere but this one: (32, 32) won at D = 37 and
+# 50 in bf16 (24.1, 17.0) and lost at 250 (45) and 300 (46); (16, 64, 4 warps) was within
+# 4 % of this one everywhere (either would do). Rows of 1002 (bf16, 4-byte class) keep the (1, 512) tile
+# (33.5 us at 16384 rows; 36.6 with NARROW_CONFIG).
+TRIPLET_NARROW_CONFIG = (8, 64, 2, 1)
+TRIPLET_NARROW_MAX_D = 512
+# Long rows whose last 2048-element step holds at most TAIL_MAX elements run that step
+# nearly empty, at the cost of a full one (the steps are pipelined): with N >= MANY_PROGRAMS
+# they take the (1, 512) tile instead. H200, bf16, 32768 rows (us; (1, 2048) / (1, 512)):
+# D = 8196 448.5 / 367.4, D = 8200 404.8 / 368.9 (torch.compile 355 at both), D = 8192 356
+# with (1, 2048).
+TRIPLET_TAIL_MAX = 512
 CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TRIPLET_SPLIT_BLOCK_D,
              "TRIPLET_SPLIT_PROGRAMS": TRIPLET_SPLIT_PROGRAMS,
              "TRIPLET_SINGLE_MAX_STEPS": TRIPLET_SINGLE_MAX_STEPS,
              "TRIPLET_MANY_PROGRAMS": TRIPLET_MANY_PROGRAMS,
-             "TRIPLET_MIN_PROGRAM_BYTES": TRIPLET_MIN_PROGRAM_BYTES}  # matmul's are added below
+             "TRIPLET_MIN_PROGRAM_BYTES": TRIPLET_MIN_PROGRAM_BYTES,
+             "TRIPLET_NARROW_MAX_D": TRIPLET_NARROW_MAX_D, "TRIPLET_TAIL_MAX": TRIPLET_TAIL_MAX}  # matmul's are added below
 
 
 # The triplet kernels' alignment classes per dtype (the `aligned` of their variants, bytes):
@@ -356,17 +377,18 @@ def triplet_row_configs(p_mode, aligned):
       reductions. The row grid never takes it (at equal BLOCK_D it takes fewer rows);
     * ROWS grows as D shrinks so that short rows still fill a step; the split path
       (TRIPLET_SPLIT_*) covers the opposite case, few rows of many elements.
-    The common case (p = 2, aligned rows) gets the full set; the others get a wide and a
-    narrow config, which keeps the shipped library small. `test_sm89_resources_and_occupancy`
+    The common case (p = 2) gets the full set in every alignment class (with
+    TRIPLET_NARROW_CONFIG in place of 16 x 64 in the classes narrower than 16 bytes); other
+    p get a wide and a narrow config, which keeps the shipped library small. `test_sm89_resources_and_occupancy`
     checks registers, spills, shared memory and blocks per SM of every sm_89 cubin.
     """
     # the 4-byte class (fp16/bf16 rows of 2 mod 4 elements) pipelines 2 steps: with 3, the
     # sm_89 images of p = 1 and 2 need a 16-byte stack frame (no spills), which the 4090
     # resource check rejects; 2 steps take 80 registers and none
     wide = (1, 2048, 8, 2 if aligned == 4 else 3)
-    if p_mode == 2 and aligned:
-        return (wide, (1, 512, 1, 1), (4, 256, 4, 1), (4, 128, 4, 1), (16, 64, 2, 1), (32, 32, 2, 1),
-                TRIPLET_SINGLE_CONFIG)
+    if p_mode == 2:  # classes narrower than 16 bytes: NARROW_CONFIG in place of 16 x 64
+        return (wide, (1, 512, 1, 1), (4, 256, 4, 1), (4, 128, 4, 1),
+                (16, 64, 2, 1) if aligned == ALIGNED else TRIPLET_NARROW_CONFIG, (32, 32, 2, 1), TRIPLET_SINGLE_CONFIG)
     return (wide, (4, 128, 4, 1))
 
 
@@ -388,9 +410,12 @@ def triplet_bwd_configs(p_mode, aligned):
     elements of each input per program, 8 per thread, no shared memory; ~80 registers
     (127 for unaligned general p) leave 2-3 blocks of 256 threads per SM, which still keep
     2 x 2048 x 3 x 4 B = 48 KB of loads in flight per SM, ten times what Little's law asks
-    (see triplet_row_configs)."""
-    return ((2, 1024, 8),) + tuple(c[:3] for c in triplet_row_configs(p_mode, aligned)[1:]
-                                   if c != TRIPLET_SINGLE_CONFIG)
+    (see triplet_row_configs). Every aligned class takes the 16-byte class's tiles. Rows
+    of no class (element by element loads and stores, each through its own address) keep
+    BLOCK_D >= 128: the sm_89 images of 16 x 64 and 32 x 32 need stack frames of 32-160
+    bytes there."""
+    return ((2, 1024, 8),) + tuple(c[:3] for c in triplet_row_configs(p_mode, ALIGNED if aligned else 0)[1:]
+                                   if c != TRIPLET_SINGLE_CONFIG and (aligned or c[1] >= 128))
 
 
 # Matmul tile configs: (BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, num_warps, num_stages, archs).

@@ -124,14 +124,28 @@ static int narrowest_64(int32_t block, int32_t rows, int32_t best_block, int32_t
 
 /* The row-kernel variant of `kernel` for this call: the widest BLOCK_D not wider than D needs
  * (rounded up to a power of two), with the fewest rows per program among those; -1 if none.
- * A forward grid of many programs that each read little (aot/manifest.py,
- * TRIPLET_MANY_PROGRAMS) takes the narrowest BLOCK_D of at least 64 instead, whose programs
+ * Three forward rules for many rows (aot/manifest.py says why, beside their constants):
+ * rows narrower than 16 bytes' alignment and at most TRIPLET_NARROW_MAX_D long take the
+ * 8 x 64 tile (TRIPLET_NARROW_CONFIG); long rows whose last 2048-element step holds at most
+ * TRIPLET_TAIL_MAX elements take the (1, 512) tile; a grid of many programs that each read
+ * little (TRIPLET_MANY_PROGRAMS) takes the narrowest BLOCK_D of at least 64, whose programs
  * hold more rows. */
 static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int cls, int64_t n, int64_t d) {
     int64_t want = 1;
     while (want < d) want <<= 1;
     int best = pick_family(kernel, dtype, p_mode, cls, want, widest_fitting);
     if (best < 0 || kernel != TRITIUM_K_TRIPLET_FWD) return best;
+    if (n >= TRITIUM_TRIPLET_MANY_PROGRAMS && cls < 16 && d <= TRITIUM_TRIPLET_NARROW_MAX_D) {
+        /* many rows narrower than 16 bytes: the family's 8 x 64 tile (aot/manifest.py, TRIPLET_NARROW_CONFIG) */
+        int narrow = pick_family(kernel, dtype, p_mode, cls, want, narrowest_64);
+        if (narrow >= 0 && tritium_variants[narrow].params[2] == 64) return narrow;
+    }
+    if (n >= TRITIUM_TRIPLET_MANY_PROGRAMS && tritium_variants[best].params[2] == TRITIUM_TRIPLET_SPLIT_BLOCK_D &&
+        d % TRITIUM_TRIPLET_SPLIT_BLOCK_D && d % TRITIUM_TRIPLET_SPLIT_BLOCK_D <= TRITIUM_TRIPLET_TAIL_MAX) {
+        /* long rows whose last 2048-element step is nearly empty: the (1, 512) tile (TRIPLET_TAIL_MAX) */
+        int tail = pick_family(kernel, dtype, p_mode, cls, 512, widest_fitting);
+        if (tail >= 0 && tritium_variants[tail].params[1] == 1 && tritium_variants[tail].params[2] == 512) return tail;
+    }
     int64_t rows = tritium_variants[best].params[1];
     if ((n + rows - 1) / rows > TRITIUM_TRIPLET_MANY_PROGRAMS &&
         rows * d * 3 * (int64_t)tritium_dtype_size(dtype) < TRITIUM_TRIPLET_MIN_PROGRAM_BYTES) {

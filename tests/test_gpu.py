@@ -187,6 +187,33 @@ def _check_triplet_strided(a, p, n, dtype):
         assert_close(got, ref, dtype, f"strided {reduction}")
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
+def test_triplet_many_rows_rules(dtype):
+    """The forward's rules for many rows (src/triplet.c, pick_rows): rows narrower than 16
+    bytes take the 8 x 64 tile (D = 30, 28, 45, 250), long rows with a nearly empty last
+    step the (1, 512) one (D = 2052), while rows of 16 bytes keep their tiles (D = 96);
+    the backward through autograd (the flat kernel where the rows are contiguous)."""
+    for d in (30, 28, 45, 250, 2052, 96):
+        a, p, n = (randn(4096, d, dtype=dtype) for _ in range(3))
+        for norm_p, reduction in ((2.0, "none"), (2.0, "mean"), (1.0, "sum")):
+            what = f"4096x{d} {dtype} p={norm_p} {reduction}"
+            s, out, buf = triplet_raw(a, p, n, 0.7, norm_p, 1e-6, False, reduction)
+            assert s == 0, f"{what}: {last_error()}"
+            ref = triplet_ref(a, p, n, 0.7, norm_p, 1e-6, False, reduction)
+            pd = torch.nn.functional.pairwise_distance
+            scale = pd(a.double(), p.double(), p=norm_p) + pd(a.double(), n.double(), p=norm_p)
+            scale = scale if reduction == "none" else scale.mean() if reduction == "mean" else scale.sum()
+            tol = max(TOL[dtype], 2e-6 * scale.norm().item() / max(ref.norm().item(), 1e-30))
+            assert_close(out.reshape(ref.shape), ref, dtype, what, tol=tol)
+            assert guards_intact(buf), f"{what}: wrote outside its output"
+        leaves = [t.clone().requires_grad_() for t in (a, p, n)]
+        g = randn(4096, dtype=dtype)
+        tritium.triplet_margin_loss(*leaves, margin=0.7, reduction="none").backward(g)
+        refs = triplet_grad_ref(a, p, n, 0.7, 2.0, 1e-6, False, "none", g)
+        check_grads([t.grad for t in leaves], refs, dtype, GRAD_TOL[dtype],
+                    skip_rows=hinge_ambiguous_rows(a, p, n, 0.7, 2.0, 1e-6, False))
+
+
 def test_triplet_python_api_matches_torch():
     a, p, n = randn(100, 33), randn(100, 33), randn(100, 33)
     for kw in ({}, {"margin": 0.3, "p": 1}, {"swap": True, "reduction": "sum"}, {"reduction": "none", "eps": 1e-3},

@@ -158,7 +158,7 @@ static void run_triplet(uint64_t *rng) {
      * mod 4; 8 in fp32); none. With tails, in reduction 'none' (mean and sum of few short
      * rows take the one-program variant) */
     static const int64_t ds[] = {32, 48, 80, 144, 400, 528, 2064, 28, 44, 76, 140, 404, 532, 2068,
-                                 30, 46, 78, 142, 402, 530, 2062, 45, 133, 2053};
+                                 30, 46, 78, 142, 402, 530, 2062, 31, 45, 77, 133, 401, 2053};
     /* the split path: 3, 10 and 34 ranges of 2048 (finish BLOCK_S 8, 32, 256), and the
      * classes above */
     static const int64_t splits[] = {4101, 18437, 67589, 4112, 4116, 4114};
@@ -176,15 +176,20 @@ static void run_triplet(uint64_t *rng) {
         }
         /* mean and sum: the row kernels and the reduce kernel (48, 133, 2064; 37 rows are more
          * than any config's ROWS, so none takes the one-program path), and the one-program
-         * path: 20 rows of 144, 140 and 142 (two steps of the 32 x 128 config, a tail in D;
-         * the classes above) */
+         * path: 20 rows of 144, 140, 142 and 143 (two steps of the 32 x 128 config, a tail
+         * in D; the classes above) */
         for (int red = TRITIUM_REDUCTION_MEAN; red <= TRITIUM_REDUCTION_SUM; ++red) {
             for (int i = 0; i < 3; ++i, ++turn)
                 run_triplet_case(rng, dt, 2.0f, 37, ((const int64_t[]){48, 133, 2064})[i], turn % 2, red);
-            for (int i = 0; i < 3; ++i, ++turn)
-                run_triplet_case(rng, dt, 2.0f, 20, ((const int64_t[]){144, 140, 142})[i], turn % 2, red);
+            for (int i = 0; i < 4; ++i, ++turn)
+                run_triplet_case(rng, dt, 2.0f, 20, ((const int64_t[]){144, 140, 142, 143})[i], turn % 2, red);
         }
     }
+    /* many short rows narrower than 16 bytes: the 8 x 64 tile of each class (30: 4 bytes in
+     * fp16/bf16, 8 in fp32; 28: 8 bytes in fp16/bf16; 45: none) */
+    for (int dt = 0; dt < 3; ++dt)
+        for (int i = 0; i < 3; ++i, ++turn)
+            run_triplet_case(rng, dt, 2.0f, 4096, ((const int64_t[]){30, 28, 45})[i], turn % 2, turn % 3);
     /* the edges: no rows (mean is NaN), one element, empty rows */
     static const int64_t edges[][3] = {{0, 5, TRITIUM_REDUCTION_MEAN}, {1, 1, TRITIUM_REDUCTION_SUM},
                                        {3, 0, TRITIUM_REDUCTION_NONE}, {3, 0, TRITIUM_REDUCTION_MEAN}};

@@ -312,17 +312,19 @@ TRIPLET_MANY_PROGRAMS = 4096
 TRIPLET_MIN_PROGRAM_BYTES = 5632
 # Rows narrower than 16 bytes' alignment (src/triplet.c's classes 8, 4 and 0) load with
 # narrower vectors or one element at a time, and many rows of them (N >= MANY_PROGRAMS, D of
-# at most NARROW_MAX_D) take NARROW_CONFIG: 8 rows of 64 a program, 2 warps, 8 elements a
+# at most NARROW_MAX_D) take NARROW_CONFIG: 4 rows of 64 a program, one warp, 8 elements a
 # thread. Measured on an H200 (the configs compiled as the build does, each class's
-# promises, forward alone, us; the rule's pick / the one before it / torch.compile): bf16
-# (65536, 250) 40.1 / 60.2 (4 x 256) / 33.5, (65536, 130) 29.2 / 37.4 (16 x 64) / 22.5,
-# (65536, 50) 19.0 / 24.1 / 16.3, (65536, 300) 39.0 / 38.9 / 37.0, (65536, 37) 32.4 / 53.0
-# (4 x 128) / 21.8; fp32 (65536, 250) 53.9 / 59.5 / 54.6, (65536, 50) 19.2 / 25.0 / 18.8.
-# No config was within 10 % of the best everywhere but this one: (32, 32) won at D = 37 and
-# 50 in bf16 (24.1, 17.0) and lost at 250 (45) and 300 (46); (16, 64, 4 warps) was within
-# 4 % of this one everywhere (either would do). Rows of 1002 (bf16, 4-byte class) keep the (1, 512) tile
-# (33.5 us at 16384 rows; 36.6 with NARROW_CONFIG).
-TRIPLET_NARROW_CONFIG = (8, 64, 2, 1)
+# promises; forward alone without / with the backward's saved rows, us), this config against
+# the one each shape took before the rule, and torch.compile's forward: bf16 (65536, 37)
+# 14.9 / 18.7 against 53.0 (4 x 128), compile 21.8; (65536, 50) 13.6 / 16.7 against 20.1 /
+# 23.9 (16 x 64), 15.7; (65536, 130) 22.7 / 26.4 against 32.2 / 37.4 (16 x 64), 22.6;
+# (65536, 250) 31.6 / 36.0 against 60.2 (4 x 256), 33.7; (65536, 300) 35.4 / 38.3 against
+# 36.4 / 39.5 (16 x 64), 37.4; (65536, 500) 55.6 / 58.4, 55.0; fp32 (65536, 50) 13.8 / 16.7
+# against 20.8 / 25.0, 18.8; (65536, 250) 49.9 / 52.9 against 59.5, 55.3. Of nine tiles of
+# 32 or 64 columns (1, 2, 4 and 8 warps), it was the fastest or within 10 % of it at every
+# shape but D = 50 in bf16 (16 x 32 of 2 warps: 11.7 / 13.3). Rows of 1002 (bf16, 4-byte
+# class) keep the (1, 512) tile (33.5 us at 16384 rows; 36.6 with 8 x 64 tiles of 2 warps).
+TRIPLET_NARROW_CONFIG = (4, 64, 1, 1)
 TRIPLET_NARROW_MAX_D = 512
 # Long rows whose last 2048-element step holds at most TAIL_MAX elements run that step
 # nearly empty, at the cost of a full one (the steps are pipelined): with N >= MANY_PROGRAMS

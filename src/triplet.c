@@ -126,8 +126,8 @@ static int narrowest_64(int32_t block, int32_t rows, int32_t best_block, int32_t
  * (rounded up to a power of two), with the fewest rows per program among those; -1 if none.
  * Three forward rules for many rows (aot/manifest.py says why, beside their constants):
  * rows narrower than 16 bytes' alignment and at most TRIPLET_NARROW_MAX_D long take the
- * 8 x 64 tile (TRIPLET_NARROW_CONFIG); long rows whose last 2048-element step holds at most
- * TRIPLET_TAIL_MAX elements take the (1, 512) tile; a grid of many programs that each read
+ * 4 x 64 one-warp tile (TRIPLET_NARROW_CONFIG); long rows whose last 2048-element step
+ * holds at most TRIPLET_TAIL_MAX elements take the (1, 512) tile; a grid of many programs that each read
  * little (TRIPLET_MANY_PROGRAMS) takes the narrowest BLOCK_D of at least 64, whose programs
  * hold more rows. */
 static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int cls, int64_t n, int64_t d) {
@@ -136,7 +136,7 @@ static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int cls, int64
     int best = pick_family(kernel, dtype, p_mode, cls, want, widest_fitting);
     if (best < 0 || kernel != TRITIUM_K_TRIPLET_FWD) return best;
     if (n >= TRITIUM_TRIPLET_MANY_PROGRAMS && cls < 16 && d <= TRITIUM_TRIPLET_NARROW_MAX_D) {
-        /* many rows narrower than 16 bytes: the family's 8 x 64 tile (aot/manifest.py, TRIPLET_NARROW_CONFIG) */
+        /* many rows narrower than 16 bytes: the family's 4 x 64 tile (aot/manifest.py, TRIPLET_NARROW_CONFIG) */
         int narrow = pick_family(kernel, dtype, p_mode, cls, want, narrowest_64);
         if (narrow >= 0 && tritium_variants[narrow].params[2] == 64) return narrow;
     }

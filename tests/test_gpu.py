@@ -190,7 +190,7 @@ def _check_triplet_strided(a, p, n, dtype):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
 def test_triplet_many_rows_rules(dtype):
     """The forward's rules for many rows (src/triplet.c, pick_rows): rows narrower than 16
-    bytes take the 8 x 64 tile (D = 30, 28, 45, 250), long rows with a nearly empty last
+    bytes take the 4 x 64 tile (D = 30, 28, 45, 250), long rows with a nearly empty last
     step the (1, 512) one (D = 2052), while rows of 16 bytes keep their tiles (D = 96);
     the backward through autograd (the flat kernel where the rows are contiguous)."""
     for d in (30, 28, 45, 250, 2052, 96):

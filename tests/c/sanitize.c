@@ -185,7 +185,7 @@ static void run_triplet(uint64_t *rng) {
                 run_triplet_case(rng, dt, 2.0f, 20, ((const int64_t[]){144, 140, 142, 143})[i], turn % 2, red);
         }
     }
-    /* many short rows narrower than 16 bytes: the 8 x 64 tile of each class (30: 4 bytes in
+    /* many short rows narrower than 16 bytes: the 4 x 64 tile of each class (30: 4 bytes in
      * fp16/bf16, 8 in fp32; 28: 8 bytes in fp16/bf16; 45: none) */
     for (int dt = 0; dt < 3; ++dt)
         for (int i = 0; i < 3; ++i, ++turn)

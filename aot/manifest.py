@@ -42,7 +42,8 @@ def pdl(arch):
     they run for tens of microseconds and more, so there is little to hide, and in the one
     H200 run with it the bf16 skinny product (M = 128, N = K = 8192, one wave of 6-stage
     tiles) fell from 0.96x to 0.80x cuBLAS (not investigated further). A reduce after one
-    of them starts when it ends (no early trigger), as it would without PDL."""
+    of them starts when it ends (no early trigger), as it would without PDL. Variants marked
+    `plain` (the triplet forward's TRIPLET_NARROW_CONFIG) opt out too."""
     return int(arch >= 90)
 
 
@@ -83,6 +84,7 @@ class Variant:
     num_stages: int = 1
     archs: tuple = ()         # the archs it is compiled for; () = every arch of the build
     tag: str = field(default="", compare=False)
+    plain: bool = False       # launched without PDL even where its kernel uses it (see pdl())
 
     def for_arch(self, arch):
         return not self.archs or arch in self.archs
@@ -111,7 +113,7 @@ class Variant:
         return out
 
     def pdl(self, arch):
-        return pdl(arch) if self.kernel.pdl else 0
+        return pdl(arch) if self.kernel.pdl and not self.plain else 0
 
     def attrs(self):
         """Triton's divisibility promises: a pointer's in bytes, an integer's in elements
@@ -324,6 +326,10 @@ TRIPLET_MIN_PROGRAM_BYTES = 5632
 # 32 or 64 columns (1, 2, 4 and 8 warps), it was the fastest or within 10 % of it at every
 # shape but D = 50 in bf16 (16 x 32 of 2 warps: 11.7 / 13.3). Rows of 1002 (bf16, 4-byte
 # class) keep the (1, 512) tile (33.5 us at 16384 rows; 36.6 with 8 x 64 tiles of 2 warps).
+# Its images are launched without PDL (Variant.plain): the wait at the start of each of its
+# 16384 programs cost more than the launch PDL hides (H200, the library, 'none', us; with
+# PDL / the same tile compiled and launched without): bf16 (65536, 37) 20.7 / 14.9, (65536,
+# 50) 20.7 / 13.6.
 TRIPLET_NARROW_CONFIG = (4, 64, 1, 1)
 TRIPLET_NARROW_MAX_D = 512
 # Long rows whose last 2048-element step holds at most TAIL_MAX elements run that step
@@ -642,7 +648,8 @@ def variants():
         for aligned in TRIPLET_ALIGN_CLASSES[dtype]:
             for p_mode in (0, 1, 2, 3):
                 for rows, block_d, warps, stages in triplet_row_configs(p_mode, aligned):
-                    out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages))
+                    out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages,
+                                       plain=(rows, block_d, warps, stages) == TRIPLET_NARROW_CONFIG))
                 for rows, block_d, warps in triplet_bwd_configs(p_mode, aligned):
                     out.append(Variant(TRIPLET_BWD, dtype, aligned, (p_mode, rows, block_d), warps))
                 if aligned == ALIGNED:

@@ -365,16 +365,16 @@ def test_pdl_images_wait_before_touching_memory():
     matmul gemv and matmul reduce kernels on sm_90 and up) must wait for the previous kernel (griddepcontrol.wait: SASS
     ACQBULK) before any global memory access, or they would read inputs still being
     written; the others must carry no such code. Every kernel starts with the same call, so
-    one cubin per (kernel, arch) is disassembled."""
+    one cubin per (kernel, arch, pdl) is disassembled."""
     man = _manifest()
     cuobjdump = _cuobjdump()
     if cuobjdump is None:
         pytest.skip("no cuobjdump in this Triton")
     seen, bad = set(), []
     for r in man["images"]:
-        if r["kind"] != "cubin" or (r["kernel"], r["arch"]) in seen:
+        if r["kind"] != "cubin" or (r["kernel"], r["arch"], r["pdl"]) in seen:
             continue
-        seen.add((r["kernel"], r["arch"]))
+        seen.add((r["kernel"], r["arch"], r["pdl"]))
         sass = run([cuobjdump, "-sass", AOT / r["file"]]).stdout
         ops = [ln.split(";")[0].split("*/", 1)[-1].strip() for ln in sass.splitlines()
                if re.match(r"\s*/\*[0-9a-f]{4}\*/", ln)]

@@ -127,9 +127,9 @@ static int narrowest_64(int32_t block, int32_t rows, int32_t best_block, int32_t
  * Three forward rules for many rows (aot/manifest.py says why, beside their constants):
  * rows narrower than 16 bytes' alignment and at most TRIPLET_NARROW_MAX_D long take the
  * 4 x 64 one-warp tile (TRIPLET_NARROW_CONFIG); long rows whose last 2048-element step
- * holds at most TRIPLET_TAIL_MAX elements take the (1, 512) tile; a grid of many programs that each read
- * little (TRIPLET_MANY_PROGRAMS) takes the narrowest BLOCK_D of at least 64, whose programs
- * hold more rows. */
+ * holds at most TRIPLET_TAIL_MAX elements take the (1, 512) tile; a grid of many programs
+ * that each read little (TRIPLET_MANY_PROGRAMS) takes the narrowest BLOCK_D of at least 64,
+ * whose programs hold more rows. */
 static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int cls, int64_t n, int64_t d) {
     int64_t want = 1;
     while (want < d) want <<= 1;
@@ -156,8 +156,9 @@ static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int cls, int64
 }
 
 /* For mean/sum of a small batch: the forward variant that holds all n rows (ROWS >= n) in
- * the fewest steps along D (then the widest alignment class at most `cls`, then the smallest tile), so that
- * one program computes the final value and the reduce launch is saved; -1 if every such
+ * the fewest steps along D (then the widest alignment class at most `cls`, then the
+ * smallest tile), so that one program computes the final value and the reduce launch is
+ * saved; -1 if every such
  * variant needs more than TRIPLET_SINGLE_MAX_STEPS steps (a step is a memory round trip,
  * the saved launch about two), or none holds n rows. */
 static int pick_single(tritium_dtype dtype, int p_mode, int cls, int64_t n, int64_t d) {

@@ -23,9 +23,9 @@ DTYPE_IDS = {"f32": 0, "f16": 1, "bf16": 2}              # = tritium_dtype in tr
 # keeps its vector widths (the PTX differs only in a few more mask compares at the K tail),
 # and rows of 1000 or 3000 bf16 elements, or 300 fp32, load in place with 16-byte vectors
 # instead of one element at a time or being packed first.
-ALIGN_ELEMS = {"f32": 4, "f16": 8, "bf16": 8}
 DTYPE_BYTES = {"f32": 4, "f16": 2, "bf16": 2}
 ALIGNED = 16  # the `aligned` of the matmul kernels' aligned variants (bytes)
+ALIGN_ELEMS = {dt: ALIGNED // size for dt, size in DTYPE_BYTES.items()}
 
 # Archs compiled by default (TRITIUM_ARCHS narrows or widens this). Archs below 90
 # compile to plain targets whose PTX the driver can JIT on any newer GPU; 90 and above
@@ -349,7 +349,7 @@ CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TR
 # The triplet kernels' alignment classes per dtype (the `aligned` of their variants, bytes):
 # rows whose pointers, stride and D are multiples of 16 bytes load with 16-byte vectors, of
 # 8 bytes with 8-byte ones, and so on; 0 loads element by element. The runtime takes the
-# widest class the call's rows allow (src/triplet.c, row_class).
+# widest class the call's rows allow (src/triplet.c, narrow_class).
 TRIPLET_ALIGN_CLASSES = {"f32": (0, 8, 16), "f16": (0, 4, 8, 16), "bf16": (0, 4, 8, 16)}
 
 

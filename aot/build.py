@@ -47,9 +47,9 @@ def _source_text(kernel):
     return _kernel_path(kernel).read_text()
 
 
-def _load_kernel(kernel):
-    """The @triton.jit function, loaded from its file: importing the `tritium` package
-    would need the library this step is building."""
+def _kernel_module(kernel):
+    """A kernel's module, loaded from its file: importing the `tritium` package would need
+    the library this step is building."""
     name = "_tritium_aot_" + kernel.module.replace(".", "_")
     mod = sys.modules.get(name)
     if mod is None:
@@ -57,7 +57,19 @@ def _load_kernel(kernel):
         mod = importlib.util.module_from_spec(spec)
         sys.modules[name] = mod
         spec.loader.exec_module(mod)
-    return getattr(mod, kernel.function)
+    return mod
+
+
+def _load_kernel(kernel):
+    """The @triton.jit function."""
+    return getattr(_kernel_module(kernel), kernel.function)
+
+
+def _buffer_widths():
+    """The widths (floats per row) of the buffers the triplet kernels share with the C
+    library, from the kernels' module: the library sizes them by these."""
+    mod = _kernel_module(manifest.TRIPLET_FWD)
+    return {f"TRIPLET_{name}": int(getattr(mod, name)) for name in ("SAVED_W", "SAVED_W_INF", "PARTIAL_W")}
 
 
 def cache_key(variant, arch, triton_version):
@@ -178,7 +190,7 @@ def generate(out, archs, variants, results):
           f"#define TRITIUM_VARIANT_COUNT {len(entries)}",
           f"#define TRITIUM_IMAGE_COUNT {len(images)}",
           f'#define TRITIUM_SHIPPED_ARCHS "{" ".join(f"sm_{a}" for a in archs)}"',
-          *(f"#define TRITIUM_{name} {value}" for name, value in manifest.CONSTANTS.items()),
+          *(f"#define TRITIUM_{name} {value}" for name, value in {**manifest.CONSTANTS, **_buffer_widths()}.items()),
           "", "#endif", ""]
     (out / "tritium_kernels.h").write_text("\n".join(h))
 

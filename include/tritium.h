@@ -160,7 +160,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_workspace_size(
     int64_t n, int64_t d, tritium_reduction reduction, size_t *bytes);
 
 /*! tritium_triplet_margin_loss_saved_size() : bytes of the forward's optional `saved`
- *  output for n rows and this p (16 bytes per row, 32 for p = INFINITY). */
+ *  output for n rows and this p (12 bytes per row, 24 for p = INFINITY). */
 TRITIUM_API tritium_status tritium_triplet_margin_loss_saved_size(int64_t n, float p, size_t *bytes);
 
 /*! tritium_triplet_margin_loss() : the forward loss.

@@ -26,7 +26,7 @@ static int64_t kernel_stride(int64_t n, int64_t stride, const void *ptr, tritium
 }
 
 /* floats per row of `saved` */
-static int64_t saved_width(float p) { return isinf(p) ? 8 : 4; }
+static int64_t saved_width(float p) { return isinf(p) ? TRITIUM_TRIPLET_SAVED_W_INF : TRITIUM_TRIPLET_SAVED_W; }
 
 static int p_mode_of(float p) { return p == 2.0f ? 2 : p == 1.0f ? 1 : isinf(p) ? 3 : 0; }
 
@@ -71,8 +71,8 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_workspace_size(int64_t n,
     if (s != TRITIUM_SUCCESS) return s;
     int64_t splits, chunk;
     plan_split(n, d, &splits, &chunk);
-    if (splits > 1) /* the split path: PARTIAL_W = 8 floats per (row, split) */
-        *bytes = (size_t)(n * splits) * 8 * sizeof(float);
+    if (splits > 1) /* the split path: PARTIAL_W floats per (row, split) */
+        *bytes = (size_t)(n * splits) * TRITIUM_TRIPLET_PARTIAL_W * sizeof(float);
     else /* the row path: one fp32 partial per program; programs hold >= 1 row */
         *bytes = reduction == TRITIUM_REDUCTION_NONE ? 0 : (size_t)n * sizeof(float);
     return TRITIUM_SUCCESS;

@@ -46,8 +46,8 @@ from tritium.kernels.matmul import (_matmul_gemv_kernel, _matmul_kernel, _matmul
                                     _matmul_packed_kernel, _matmul_reduce_kernel, _matmul_streamed_kernel,
                                     _round_to_tf32)
 from tritium.kernels.triplet import (  # noqa: E402
-    P_GENERAL, P_INF, P_ONE, P_TWO, _triplet_bwd_flat_kernel, _triplet_bwd_kernel, _triplet_finish_kernel,
-    _triplet_fwd_kernel, _triplet_reduce_kernel)
+    P_GENERAL, P_INF, P_ONE, P_TWO, PARTIAL_W, SAVED_W, SAVED_W_INF, _triplet_bwd_flat_kernel,
+    _triplet_bwd_kernel, _triplet_finish_kernel, _triplet_fwd_kernel, _triplet_reduce_kernel)
 
 try:
     from triton.runtime.interpreter import InterpretedFunction
@@ -142,12 +142,12 @@ def triplet_launch(a, p, n, *, margin, pnorm, swap, reduction, eps=1e-6, rows=RO
     reduce = 0 if reduction == "none" else 1
     divisor = float(N) if reduction == "mean" else 1.0
     out = torch.full((N,) if reduction == "none" else (1,), poison, dtype=a.dtype)
-    saved = torch.full((N, 8 if P_MODE == P_INF else 4), float("nan"), dtype=torch.float32)
+    saved = torch.full((N, int(SAVED_W_INF if P_MODE == P_INF else SAVED_W)), float("nan"), dtype=torch.float32)
     save = 1 if with_saved else 0
     S, chunk = _split_plan(D, splits, block_d)
     strides = (a.stride(0), p.stride(0), n.stride(0))
     if S > 1:
-        partial = torch.full((N * S * 8,), float("nan"), dtype=torch.float32)
+        partial = torch.full((N * S * int(PARTIAL_W),), float("nan"), dtype=torch.float32)
         _triplet_fwd_kernel[(N, S)](
             a, p, n, out, partial, saved, N, D, chunk, *strides, float(margin), float(norm_p), float(inv_p),
             float(eps), divisor, int(swap), 0, 0, 1, P_MODE=P_MODE, ROWS=1, BLOCK_D=block_d, STAGES=1)

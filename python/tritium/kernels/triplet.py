@@ -49,11 +49,13 @@ P_TWO = 2
 P_GENERAL = 0  # any finite p > 0, through exp2/log2
 P_INF = 3
 
-# floats saved per row for the backward: s_ap, s_an, s_pn, 0 (+ d_ap, d_an, d_pn, 0 for p=inf)
-SAVED_W = 4
-SAVED_W_INF = 8
+# floats saved per row for the backward: s_ap, s_an, s_pn (+ d_ap, d_an, d_pn for p=inf),
+# stored and loaded one value per row each: the C library's size query
+# (tritium_triplet_margin_loss_saved_size) reads these through the generated header
+SAVED_W = tl.constexpr(3)
+SAVED_W_INF = tl.constexpr(6)
 # floats per (row, split) of the split path's workspace: three accumulators, three counts
-PARTIAL_W = 8
+PARTIAL_W = tl.constexpr(8)
 
 
 @triton.jit
@@ -147,13 +149,16 @@ def _finish_rows(r_ap, r_an, r_pn, c_ap, c_an, c_pn, row_ok, saved_ptr, rows,
         s_ap = w * _grad_scale(d_ap, c_ap, norm_p, P_MODE)
         s_an = -w * sel_an * _grad_scale(d_an, c_an, norm_p, P_MODE)
         s_pn = -w * (1.0 - sel_an) * _grad_scale(d_pn, c_pn, norm_p, P_MODE)
-        W: tl.constexpr = 8 if P_MODE == 3 else 4
-        j = tl.arange(0, W)[None, :]
-        val = tl.where(j == 0, s_ap[:, None], tl.where(j == 1, s_an[:, None], tl.where(j == 2, s_pn[:, None], 0.0)))
+        # one store per value, in the rows' own layout (a [ROWS, W] tile of the values took
+        # a layout conversion through shared memory; no faster or slower on an H200)
+        sv = saved_ptr + rows.to(tl.int64) * (SAVED_W_INF if P_MODE == 3 else SAVED_W)
+        tl.store(sv + 0, s_ap, mask=row_ok)
+        tl.store(sv + 1, s_an, mask=row_ok)
+        tl.store(sv + 2, s_pn, mask=row_ok)
         if P_MODE == 3:
-            val = tl.where(j == 4, d_ap[:, None], tl.where(j == 5, d_an[:, None],
-                                                           tl.where(j == 6, d_pn[:, None], val)))
-        tl.store(saved_ptr + rows.to(tl.int64)[:, None] * W + j, val, mask=row_ok[:, None])
+            tl.store(sv + 3, d_ap, mask=row_ok)
+            tl.store(sv + 4, d_an, mask=row_ok)
+            tl.store(sv + 5, d_pn, mask=row_ok)
     return loss
 
 
@@ -224,7 +229,7 @@ def _triplet_fwd_kernel(
 
     if split != 0:
         # this split's accumulators, for _triplet_finish_kernel
-        base = partial_ptr + (rows64 * tl.num_programs(1) + tl.program_id(1)) * 8
+        base = partial_ptr + (rows64 * tl.num_programs(1) + tl.program_id(1)) * PARTIAL_W
         cbase = base.to(tl.pointer_type(tl.int32), bitcast=True)
         tl.store(base + 0, r_ap, mask=row_ok)
         tl.store(base + 1, r_an, mask=row_ok)
@@ -266,7 +271,7 @@ def _triplet_finish_kernel(
         rows = r0 + tl.arange(0, ROWS)
         row_ok = rows < N
         m = row_ok[:, None] & (j[None, :] < S)
-        base = partial_ptr + (rows.to(tl.int64)[:, None] * S + j[None, :]) * 8
+        base = partial_ptr + (rows.to(tl.int64)[:, None] * S + j[None, :]) * PARTIAL_W
         cbase = base.to(tl.pointer_type(tl.int32), bitcast=True)
         if P_MODE == 3:
             fill = -1.0
@@ -330,15 +335,14 @@ def _bwd_factors(gout_ptr, saved_ptr, rows64, row_ok, stride_g, divisor, P_MODE:
     _dnorm reads the distance only for p = inf). g is the upstream gradient of the row
     (stride_g = 0 for a reduced loss's scalar) over the divisor (N for 'mean', else 1)."""
     g = tl.load(gout_ptr + rows64 * stride_g, mask=row_ok, other=0.0).to(tl.float32) / divisor
-    W: tl.constexpr = 8 if P_MODE == 3 else 4
-    sv = saved_ptr + rows64 * W
+    sv = saved_ptr + rows64 * (SAVED_W_INF if P_MODE == 3 else SAVED_W)
     k_ap = g * tl.load(sv + 0, mask=row_ok, other=0.0)
     k_an = g * tl.load(sv + 1, mask=row_ok, other=0.0)
     k_pn = g * tl.load(sv + 2, mask=row_ok, other=0.0)
     if P_MODE == 3:
-        d_ap = tl.load(sv + 4, mask=row_ok, other=0.0)
-        d_an = tl.load(sv + 5, mask=row_ok, other=0.0)
-        d_pn = tl.load(sv + 6, mask=row_ok, other=0.0)
+        d_ap = tl.load(sv + 3, mask=row_ok, other=0.0)
+        d_an = tl.load(sv + 4, mask=row_ok, other=0.0)
+        d_pn = tl.load(sv + 5, mask=row_ok, other=0.0)
     else:
         d_ap = k_ap
         d_an = k_an

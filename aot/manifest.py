@@ -36,14 +36,14 @@ DEFAULT_ARCHS = (80, 86, 89, 90, 120)
 def pdl(arch):
     """Whether images for `arch` may use programmatic dependent launch (Hopper and newer).
     The triplet kernels do: a launch hidden behind the previous kernel's tail is a large part
-    of their time (H200, bf16 (4096, 512) forward + backward: 16.5 -> 14.1 us). So do the
+    of their time (H200, bf16 (4096, 512) forward + backward: 16.5 -> 14.1 us), but for the
+    lanes forward (TRIPLET_LANES_CONFIGS says why). So do the
     matmul gemv and split reduce kernels, microseconds long (H200: a dot product of 65536
     11.3 -> 9.2 us, bf16 1 x 1024 x 1024 4.1 -> 2.8 us). The other matmul kernels do not:
     they run for tens of microseconds and more, so there is little to hide, and in the one
     H200 run with it the bf16 skinny product (M = 128, N = K = 8192, one wave of 6-stage
     tiles) fell from 0.96x to 0.80x cuBLAS (not investigated further). A reduce after one
-    of them starts when it ends (no early trigger), as it would without PDL. Variants marked
-    `plain` (the triplet forward's TRIPLET_NARROW_CONFIG) opt out too."""
+    of them starts when it ends (no early trigger), as it would without PDL."""
     return int(arch >= 90)
 
 
@@ -84,7 +84,6 @@ class Variant:
     num_stages: int = 1
     archs: tuple = ()         # the archs it is compiled for; () = every arch of the build
     tag: str = field(default="", compare=False)
-    plain: bool = False       # launched without PDL even where its kernel uses it (see pdl())
 
     def for_arch(self, arch):
         return not self.archs or arch in self.archs
@@ -113,7 +112,7 @@ class Variant:
         return out
 
     def pdl(self, arch):
-        return pdl(arch) if self.kernel.pdl and not self.plain else 0
+        return pdl(arch) if self.kernel.pdl else 0
 
     def attrs(self):
         """Triton's divisibility promises: a pointer's in bytes, an integer's in elements
@@ -142,6 +141,14 @@ TRIPLET_FWD = Kernel(
           ("swap", "i32"), ("reduce", "i32"), ("save", "i32"), ("split", "i32")),
     params=("P_MODE", "ROWS", "BLOCK_D", "STAGES"),
     aligned_args=("a_ptr", "p_ptr", "n_ptr", "D", "chunk", "stride_a", "stride_p", "stride_n"),
+)
+
+# The forward of many short rows (TRIPLET_LANES_CONFIGS); the forward's arguments, ROWS =
+# 32 * num_warps / LANES, VEC the alignment class's vector in elements (1 for class 0)
+TRIPLET_FWD_LANES = Kernel(
+    name="triplet_fwd_lanes", module="tritium.kernels.triplet", function="_triplet_fwd_lanes_kernel",
+    args=TRIPLET_FWD.args, params=("P_MODE", "ROWS", "BLOCK_D", "LANES", "VEC"),
+    aligned_args=TRIPLET_FWD.aligned_args, pdl=False,
 )
 
 TRIPLET_FINISH = Kernel(
@@ -262,8 +269,8 @@ MATMUL_REDUCE = Kernel(
     always_aligned=("partial_ptr",),  # workspace, 256-byte aligned
 )
 
-KERNELS = (TRIPLET_FWD, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, TRIPLET_BWD_FLAT, MATMUL, MATMUL_PACK, MATMUL_PACKED,
-           MATMUL_STREAMED, MATMUL_GEMV, MATMUL_REDUCE)
+KERNELS = (TRIPLET_FWD, TRIPLET_FWD_LANES, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, TRIPLET_BWD_FLAT, MATMUL,
+           MATMUL_PACK, MATMUL_PACKED, MATMUL_STREAMED, MATMUL_GEMV, MATMUL_REDUCE)
 
 
 # The split path of the triplet forward/backward (few long rows): each row's D is cut into
@@ -312,26 +319,34 @@ TRIPLET_SINGLE_CONFIG = (32, 128, 8, 1)  # (ROWS, BLOCK_D, num_warps, STAGES), p
 # programs took 110. At 4096 rows (the bench's (4096, 512)) nothing changes.
 TRIPLET_MANY_PROGRAMS = 4096
 TRIPLET_MIN_PROGRAM_BYTES = 5632
-# Rows narrower than 16 bytes' alignment (src/triplet.c's classes 8, 4 and 0) load with
-# narrower vectors or one element at a time, and many rows of them (N >= MANY_PROGRAMS, D of
-# at most NARROW_MAX_D) take NARROW_CONFIG: 4 rows of 64 a program, one warp, 8 elements a
-# thread. Measured on an H200 (the configs compiled as the build does, each class's
-# promises; forward alone without / with the backward's saved rows, us), this config against
-# the one each shape took before the rule, and torch.compile's forward: bf16 (65536, 37)
-# 14.9 / 18.7 against 53.0 (4 x 128), compile 21.8; (65536, 50) 13.6 / 16.7 against 20.1 /
-# 23.9 (16 x 64), 15.7; (65536, 130) 22.7 / 26.4 against 32.2 / 37.4 (16 x 64), 22.6;
-# (65536, 250) 31.6 / 36.0 against 60.2 (4 x 256), 33.7; (65536, 300) 35.4 / 38.3 against
-# 36.4 / 39.5 (16 x 64), 37.4; (65536, 500) 55.6 / 58.4, 55.0; fp32 (65536, 50) 13.8 / 16.7
-# against 20.8 / 25.0, 18.8; (65536, 250) 49.9 / 52.9 against 59.5, 55.3. Of nine tiles of
-# 32 or 64 columns (1, 2, 4 and 8 warps), it was the fastest or within 10 % of it at every
-# shape but D = 50 in bf16 (16 x 32 of 2 warps: 11.7 / 13.3). Rows of 1002 (bf16, 4-byte
-# class) keep the (1, 512) tile (33.5 us at 16384 rows; 36.6 with 8 x 64 tiles of 2 warps).
-# Its images are launched without PDL (Variant.plain): the wait at the start of each of its
-# 16384 programs cost more than the launch PDL hides (H200, the library, 'none', us; with
-# PDL / the same tile compiled and launched without): bf16 (65536, 37) 20.7 / 14.9, (65536,
-# 50) 20.7 / 13.6.
-TRIPLET_NARROW_CONFIG = (4, 64, 1, 1)
-TRIPLET_NARROW_MAX_D = 512
+# Many short rows (N >= MANY_PROGRAMS, D of at most LANES_MAX_D) take the lanes forward
+# (_triplet_fwd_lanes_kernel: each row over LANES lanes of a warp, not all 32), in one of
+# LANES_CONFIGS by the row's bytes: (most row bytes, LANES, ROWS, BLOCK_D, num_warps).
+# Row tiles of short rows are bound by instructions (the kernel's doc says why), and so
+# were the old rules' tiles: 4 x 64 of one warp for rows narrower than 16 bytes, 16 x 64
+# of 2 warps for 16-byte rows. Measured on an H200 (.whl/proto/bench_lanes.py: the loop,
+# reductions, p = 2 loss and saved rows, JIT-compiled with each class's promises; 65536
+# rows, device time without / with the saved rows, us) against the 4 x 64 tile in the same
+# kernel: bf16 D = 50 (4-byte class) 9.0 / 10.0 with 8 x 64 of 2 warps (4 x 64: 13.7 /
+# 14.2; torch.compile's forward 16.1); D = 37 (no class) 9.2 / 10.1 (13.9 / 15.2; compile
+# 22.1); D = 64 9.1 / 10.0 (the library's 16 x 64 then: 10.8 / 11.6); D = 130 19.7 / 21.0
+# with 4 x 64 of one warp (22.6 / 25.7; compile 22.9); D = 100 (8-byte class) 15.2 / 15.4
+# (14.6 / 16.5); D = 250 26.9 / 28.2 with 2 x 128 of one warp (31.7 / 35.1; compile 33.9);
+# D = 300 33.3 / 35.3, 33.5 / 34.9 with 4 x 64 (36.4 / 39.0; compile 37.6); D = 384 37.5 /
+# 38.9 (the library's 16 x 64 then: 39.9 / 41.9); fp32 D = 50 13.5 / 13.7 with 4 x 64
+# (14.4 / 15.7; compile 19.0); D = 250 47.5 / 49.1 with 2 x 128 (50.1 / 52.4; compile
+# 55.7); bf16 (16384, 500) 15.7 / 16.2 with 2 x 128 (16.4 / 17.3; compile 21.4). Rows of
+# 16 lanes, 2 to a warp, lost at D <= 130 (22.7-24.2 us: 32768 programs of little work
+# each, the per-program cost MANY_PROGRAMS is about), and 4 lanes a row lost at every D
+# but the shortest. The images are launched without PDL (TRIPLET_FWD_LANES.pdl): the wait
+# at the start of each of 16384 one-warp programs cost more than the launch PDL hides
+# (H200, 4 x 64 tiles, the library, 'none', us, with PDL / without: bf16 (65536, 37) 20.7 /
+# 14.9, (65536, 50) 20.7 / 13.6). For the 4090 (sm_89): blocks of one and two warps, no
+# shared memory beyond the reductions, few registers (test_sm89_resources_and_occupancy):
+# its 24 blocks per SM, each with its rows' loads in flight, keep far more than Little's
+# law's 4.7 KB per SM in flight (see triplet_row_configs).
+TRIPLET_LANES_CONFIGS = ((128, 8, 8, 64, 2), (384, 8, 4, 64, 1), (1 << 30, 16, 2, 128, 1))
+TRIPLET_LANES_MAX_D = 512
 # Long rows whose last 2048-element step holds at most TAIL_MAX elements run that step
 # nearly empty, at the cost of a full one (the steps are pipelined): with N >= MANY_PROGRAMS
 # they take the (1, 512) tile instead. H200, bf16, 32768 rows (us; (1, 2048) / (1, 512)):
@@ -343,7 +358,10 @@ CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TR
              "TRIPLET_SINGLE_MAX_STEPS": TRIPLET_SINGLE_MAX_STEPS,
              "TRIPLET_MANY_PROGRAMS": TRIPLET_MANY_PROGRAMS,
              "TRIPLET_MIN_PROGRAM_BYTES": TRIPLET_MIN_PROGRAM_BYTES,
-             "TRIPLET_NARROW_MAX_D": TRIPLET_NARROW_MAX_D, "TRIPLET_TAIL_MAX": TRIPLET_TAIL_MAX}  # matmul's are added below
+             "TRIPLET_LANES_MAX_D": TRIPLET_LANES_MAX_D, "TRIPLET_TAIL_MAX": TRIPLET_TAIL_MAX,
+             "TRIPLET_LANES_MAX_BYTES": "{" + ", ".join(str(c[0]) for c in TRIPLET_LANES_CONFIGS) + "}",
+             "TRIPLET_LANES_ROWS": "{" + ", ".join(str(c[2]) for c in TRIPLET_LANES_CONFIGS) + "}",
+             "TRIPLET_LANES_COUNT": len(TRIPLET_LANES_CONFIGS)}  # matmul's are added below
 
 
 # The triplet kernels' alignment classes per dtype (the `aligned` of their variants, bytes):
@@ -386,17 +404,16 @@ def triplet_row_configs(p_mode, aligned):
     * ROWS grows as D shrinks so that short rows still fill a step; the split path
       (TRIPLET_SPLIT_*) covers the opposite case, few rows of many elements.
     The common case (p = 2) gets the full set in every alignment class (with
-    TRIPLET_NARROW_CONFIG in place of 16 x 64 in the classes narrower than 16 bytes); other
-    p get a wide and a narrow config, which keeps the shipped library small. `test_sm89_resources_and_occupancy`
+    other p get a wide and a narrow config, which keeps the shipped library small. `test_sm89_resources_and_occupancy`
     checks registers, spills, shared memory and blocks per SM of every sm_89 cubin.
     """
     # the 4-byte class (fp16/bf16 rows of 2 mod 4 elements) pipelines 2 steps: with 3, the
     # sm_89 images of p = 1 and 2 need a 16-byte stack frame (no spills), which the 4090
     # resource check rejects; 2 steps take 80 registers and none
     wide = (1, 2048, 8, 2 if aligned == 4 else 3)
-    if p_mode == 2:  # classes narrower than 16 bytes: NARROW_CONFIG in place of 16 x 64
-        return (wide, (1, 512, 1, 1), (4, 256, 4, 1), (4, 128, 4, 1),
-                (16, 64, 2, 1) if aligned == ALIGNED else TRIPLET_NARROW_CONFIG, (32, 32, 2, 1), TRIPLET_SINGLE_CONFIG)
+    if p_mode == 2:
+        return (wide, (1, 512, 1, 1), (4, 256, 4, 1), (4, 128, 4, 1), (16, 64, 2, 1), (32, 32, 2, 1),
+                TRIPLET_SINGLE_CONFIG)
     return (wide, (4, 128, 4, 1))
 
 
@@ -648,8 +665,10 @@ def variants():
         for aligned in TRIPLET_ALIGN_CLASSES[dtype]:
             for p_mode in (0, 1, 2, 3):
                 for rows, block_d, warps, stages in triplet_row_configs(p_mode, aligned):
-                    out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages,
-                                       plain=(rows, block_d, warps, stages) == TRIPLET_NARROW_CONFIG))
+                    out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages))
+                vec = max(aligned // DTYPE_BYTES[dtype], 1)
+                for _, lanes, rows, block_d, warps in TRIPLET_LANES_CONFIGS:
+                    out.append(Variant(TRIPLET_FWD_LANES, dtype, aligned, (p_mode, rows, block_d, lanes, vec), warps))
                 for rows, block_d, warps in triplet_bwd_configs(p_mode, aligned):
                     out.append(Variant(TRIPLET_BWD, dtype, aligned, (p_mode, rows, block_d), warps))
                 if aligned == ALIGNED:

@@ -122,23 +122,43 @@ static int narrowest_64(int32_t block, int32_t rows, int32_t best_block, int32_t
     return block >= 64 && (best_block < 64 || block < best_block || (block == best_block && rows < best_rows));
 }
 
+/* the variant whose ROWS is `want` (any BLOCK_D) */
+static int rows_equal(int32_t block, int32_t rows, int32_t best_block, int32_t best_rows, int64_t want) {
+    (void)block, (void)best_block;
+    return rows == want && best_rows != want;
+}
+
+_Static_assert(TRITIUM_P_TRIPLET_FWD_LANES_ROWS == TRITIUM_P_TRIPLET_FWD_ROWS,
+               "the forward launch reads ROWS of either forward kernel at one place");
+
+/* The lanes forward's variant (_triplet_fwd_lanes_kernel) for rows of d elements: the first
+ * of aot/manifest.py's TRIPLET_LANES_CONFIGS whose row bytes hold them, named by its ROWS;
+ * -1 if the build lacks it. */
+static int pick_lanes(tritium_dtype dtype, int p_mode, int cls, int64_t d) {
+    static const int64_t max_bytes[TRITIUM_TRIPLET_LANES_COUNT] = TRITIUM_TRIPLET_LANES_MAX_BYTES;
+    static const int32_t rows[TRITIUM_TRIPLET_LANES_COUNT] = TRITIUM_TRIPLET_LANES_ROWS;
+    int k = 0;
+    while (k + 1 < TRITIUM_TRIPLET_LANES_COUNT && d * (int64_t)tritium_dtype_size(dtype) > max_bytes[k]) ++k;
+    int v = pick_family(TRITIUM_K_TRIPLET_FWD_LANES, dtype, p_mode, cls, rows[k], rows_equal);
+    return v >= 0 && tritium_variants[v].params[TRITIUM_P_TRIPLET_FWD_LANES_ROWS] == rows[k] ? v : -1;
+}
+
 /* The row-kernel variant of `kernel` for this call: the widest BLOCK_D not wider than D needs
  * (rounded up to a power of two), with the fewest rows per program among those; -1 if none.
  * Three forward rules for many rows (aot/manifest.py says why, beside their constants):
- * rows narrower than 16 bytes' alignment and at most TRIPLET_NARROW_MAX_D long take the
- * 4 x 64 one-warp tile (TRIPLET_NARROW_CONFIG); long rows whose last 2048-element step
- * holds at most TRIPLET_TAIL_MAX elements take the (1, 512) tile; a grid of many programs
- * that each read little (TRIPLET_MANY_PROGRAMS) takes the narrowest BLOCK_D of at least 64,
- * whose programs hold more rows. */
+ * rows of at most TRIPLET_LANES_MAX_D elements take the lanes forward (a variant of
+ * another kernel, with the forward's arguments and ROWS at the same place); long rows whose
+ * last 2048-element step holds at most TRIPLET_TAIL_MAX elements take the (1, 512) tile; a
+ * grid of many programs that each read little (TRIPLET_MANY_PROGRAMS) takes the narrowest
+ * BLOCK_D of at least 64, whose programs hold more rows. */
 static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int cls, int64_t n, int64_t d) {
     int64_t want = 1;
     while (want < d) want <<= 1;
     int best = pick_family(kernel, dtype, p_mode, cls, want, widest_fitting);
     if (best < 0 || kernel != TRITIUM_K_TRIPLET_FWD) return best;
-    if (n >= TRITIUM_TRIPLET_MANY_PROGRAMS && cls < 16 && d <= TRITIUM_TRIPLET_NARROW_MAX_D) {
-        /* many rows narrower than 16 bytes: the family's 4 x 64 tile (aot/manifest.py, TRIPLET_NARROW_CONFIG) */
-        int narrow = pick_family(kernel, dtype, p_mode, cls, want, narrowest_64);
-        if (narrow >= 0 && tritium_variants[narrow].params[2] == 64) return narrow;
+    if (n >= TRITIUM_TRIPLET_MANY_PROGRAMS && d <= TRITIUM_TRIPLET_LANES_MAX_D) {
+        int lanes = pick_lanes(dtype, p_mode, cls, d);
+        if (lanes >= 0) return lanes;
     }
     if (n >= TRITIUM_TRIPLET_MANY_PROGRAMS && tritium_variants[best].params[2] == TRITIUM_TRIPLET_SPLIT_BLOCK_D &&
         d % TRITIUM_TRIPLET_SPLIT_BLOCK_D && d % TRITIUM_TRIPLET_SPLIT_BLOCK_D <= TRITIUM_TRIPLET_TAIL_MAX) {

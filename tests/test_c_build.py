@@ -268,9 +268,39 @@ def test_aligned_variants_promise_their_class():
     # for 16-bit types 4)
     kernels = {k.name for k in manifest.KERNELS if k.aligned_args}
     want = {(k, dt, 16) for k in kernels for dt in elem if k != "matmul_streamed" or dt == "f32"}
-    want |= {(k, dt, c) for k in ("triplet_fwd", "triplet_bwd") for dt in elem for c in (4, 8) if c > elem[dt]}
+    want |= {(k, dt, c) for k in ("triplet_fwd", "triplet_fwd_lanes", "triplet_bwd") for dt in elem
+             for c in (4, 8) if c > elem[dt]}
     assert seen == want
     assert {v.aligned for v in manifest.variants()} == {0, 4, 8, 16}
+
+
+def test_lanes_forward_layout():
+    """The lanes forward (src/triplet.c, pick_lanes) is fast only in the layout its doc
+    describes: each thread one VEC-element vector, the lanes of a warp over LANES along a
+    row and 32 / LANES rows, the NV vectors of a lane in its registers. Triton derives that
+    layout from the tile's axis order; a Triton that spread the lanes otherwise would still
+    compute the right values, only slowly. Compiled here for sm_89 as the build does (the
+    bf16 variants of p = 2, each class and config)."""
+    triton = pytest.importorskip("triton")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    sys.path.insert(0, str(REPO / "aot"))
+    import build
+    import manifest
+    checked = 0
+    for v in manifest.variants():
+        values = dict(zip(v.kernel.params, v.params))
+        if v.kernel is not manifest.TRIPLET_FWD_LANES or v.dtype != "bf16" or values["P_MODE"] != 2:
+            continue
+        src = ASTSource(build._load_kernel(v.kernel), v.signature(), constexprs=v.constexprs(89), attrs=v.attrs())
+        k = triton.compile(src, target=GPUTarget("cuda", 89, 32),
+                           options={"num_warps": v.num_warps, "num_stages": v.num_stages})
+        lanes, vec = values["LANES"], values["VEC"]
+        want = (f"sizePerThread = [1, 1, 1, {vec}], threadsPerWarp = [{lanes}, {32 // lanes}, 1, 1], "
+                f"warpsPerCTA = [1, {v.num_warps}, 1, 1]")
+        assert want in k.asm["ttgir"], (v.ident, re.findall(r"#blocked\d* = .*", k.asm["ttgir"]))
+        checked += 1
+    assert checked == len(manifest.TRIPLET_LANES_CONFIGS) * len(manifest.TRIPLET_ALIGN_CLASSES["bf16"])
 
 
 def test_cubins_have_the_arch_they_claim():

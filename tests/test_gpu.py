@@ -189,17 +189,21 @@ def _check_triplet_strided(a, p, n, dtype):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
 def test_triplet_many_rows_rules(dtype):
-    """The forward's rules for many rows (src/triplet.c, pick_rows): rows narrower than 16
-    bytes take the 4 x 64 tile (D = 30, 28, 45, 250), long rows with a nearly empty last
-    step the (1, 512) one (D = 2052), while rows of 16 bytes keep their tiles (D = 96);
-    the backward through autograd (the flat kernel where the rows are contiguous)."""
-    for d in (30, 28, 45, 250, 2052, 96):
+    """The forward's rules for many rows (src/triplet.c, pick_rows): rows of at most 512
+    elements take the lanes forward, in its three configs by row bytes and every alignment
+    class (D = 30, 28, 45, 64, 96, 144, 250, 512), long rows with a nearly empty last step
+    the (1, 512) tile (D = 2052), and rows just past the lanes forward the row tiles (D =
+    513); each in several norms and reductions, with and without swap; the backward through
+    autograd (the flat kernel where the rows are contiguous)."""
+    cases = ((2.0, "none", False), (2.0, "mean", True), (1.0, "sum", False), (math.inf, "mean", True),
+             (1.5, "none", True))
+    for d in (30, 28, 45, 64, 96, 144, 250, 512, 2052, 513):
         a, p, n = (randn(4096, d, dtype=dtype) for _ in range(3))
-        for norm_p, reduction in ((2.0, "none"), (2.0, "mean"), (1.0, "sum")):
-            what = f"4096x{d} {dtype} p={norm_p} {reduction}"
-            s, out, buf = triplet_raw(a, p, n, 0.7, norm_p, 1e-6, False, reduction)
+        for norm_p, reduction, swap in cases:
+            what = f"4096x{d} {dtype} p={norm_p} {reduction} swap={swap}"
+            s, out, buf = triplet_raw(a, p, n, 0.7, norm_p, 1e-6, swap, reduction)
             assert s == 0, f"{what}: {last_error()}"
-            ref = triplet_ref(a, p, n, 0.7, norm_p, 1e-6, False, reduction)
+            ref = triplet_ref(a, p, n, 0.7, norm_p, 1e-6, swap, reduction)
             pd = torch.nn.functional.pairwise_distance
             scale = pd(a.double(), p.double(), p=norm_p) + pd(a.double(), n.double(), p=norm_p)
             scale = scale if reduction == "none" else scale.mean() if reduction == "mean" else scale.sum()

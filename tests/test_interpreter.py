@@ -47,7 +47,8 @@ from tritium.kernels.matmul import (_matmul_gemv_kernel, _matmul_kernel, _matmul
                                     _round_to_tf32)
 from tritium.kernels.triplet import (  # noqa: E402
     P_GENERAL, P_INF, P_ONE, P_TWO, PARTIAL_W, SAVED_W, SAVED_W_INF, _triplet_bwd_flat_kernel,
-    _triplet_bwd_kernel, _triplet_finish_kernel, _triplet_fwd_kernel, _triplet_reduce_kernel)
+    _triplet_bwd_kernel, _triplet_finish_kernel, _triplet_fwd_kernel, _triplet_fwd_lanes_kernel,
+    _triplet_reduce_kernel)
 
 try:
     from triton.runtime.interpreter import InterpretedFunction
@@ -129,10 +130,11 @@ def _split_plan(D, splits, block_d):
 
 
 def triplet_launch(a, p, n, *, margin, pnorm, swap, reduction, eps=1e-6, rows=ROWS, block_d=BLOCK_D,
-                   red_block=RED_BLOCK, splits=1, poison=float("nan"), with_saved=False):
+                   red_block=RED_BLOCK, splits=1, poison=float("nan"), with_saved=False, lanes=None):
     """Run the forward kernels as the C runtime does; returns the output tensor (input
     dtype), and the saved rows for the backward when `with_saved`. splits > 1 takes the
-    split path (one row per program, D cut into ranges, finished by the finish kernel)."""
+    split path (one row per program, D cut into ranges, finished by the finish kernel);
+    lanes = (LANES, VEC) takes the lanes forward (rows programs of `rows` rows)."""
     N, D = a.shape
     for t in (p, n):
         assert t.shape == a.shape and t.dtype == a.dtype
@@ -157,11 +159,13 @@ def triplet_launch(a, p, n, *, margin, pnorm, swap, reduction, eps=1e-6, rows=RO
     else:
         programs = triton.cdiv(N, rows)
         partial = torch.full((max(programs, 1),), float("nan"), dtype=torch.float32)
-        if programs > 0:
-            _triplet_fwd_kernel[(programs, 1)](
-                a, p, n, out, partial, saved, N, D, D, *strides, float(margin), float(norm_p), float(inv_p),
-                float(eps), divisor, int(swap), reduce, save, 0, P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d,
-                STAGES=1)
+        args = (a, p, n, out, partial, saved, N, D, D, *strides, float(margin), float(norm_p), float(inv_p),
+                float(eps), divisor, int(swap), reduce, save, 0)
+        if programs > 0 and lanes:
+            _triplet_fwd_lanes_kernel[(programs, 1)](*args, P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d,
+                                                     LANES=lanes[0], VEC=lanes[1])
+        elif programs > 0:
+            _triplet_fwd_kernel[(programs, 1)](*args, P_MODE=P_MODE, ROWS=rows, BLOCK_D=block_d, STAGES=1)
         if reduce and programs == 1:  # one program wrote the final value itself: no reduce launch
             assert torch.isnan(partial).all(), "a one-program grid wrote a partial"
         elif reduce:
@@ -264,19 +268,28 @@ def _triplet_inputs(N, D, dtype, seed):
     return tuple(_randn((N, D), dtype, seed + i) for i in range(3))
 
 
+# (ROWS, BLOCK_D, LANES, VEC) of the lanes forward: one lane a row and vectors of one element;
+# 4 lanes a row, 2-element vectors and 2 of them a lane (8 x 2 = 16 columns a step); a row
+# over 8 lanes, 4-element vectors, 16 rows (of which 13 are real)
+LANES_TILES = [(4, 4, 1, 1), (4, 16, 4, 2), (16, 32, 8, 4)]
+
+
 @pytest.mark.parametrize("dtype", list(DTYPES), ids=list(DTYPES))
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 @pytest.mark.parametrize("swap", [False, True], ids=["noswap", "swap"])
 @pytest.mark.parametrize("pcase", list(P_CASES))
-def test_triplet_forward_matches_torch(pcase, swap, reduction, dtype):
+@pytest.mark.parametrize("tile", [None] + LANES_TILES, ids=["rows"] + [f"lanes{t[2]}x{t[3]}" for t in LANES_TILES])
+def test_triplet_forward_matches_torch(tile, pcase, swap, reduction, dtype):
     pnorm = P_CASES[pcase]
     dt = DTYPES[dtype]
-    seed = 1000 + 17 * list(P_CASES).index(pcase) + 5 * swap
+    seed = 1000 + 17 * list(P_CASES).index(pcase) + 5 * swap + 100 * (tile is not None)
     seed += ["none", "mean", "sum"].index(reduction)
-    # N = 13: 4 programs of ROWS=4, last one with a row tail; D = 37: 3 chunks, a tail
-    a, p, n = _triplet_inputs(13, 37, dt, seed)
+    # N = 13: 4 programs of ROWS=4, last one with a row tail (the lanes tiles: a row tail in
+    # each); D = 37: 3 chunks, a tail (40 for the lanes tiles of vectors: tails, several steps)
     kw = dict(margin=1.0, pnorm=pnorm, swap=swap, reduction=reduction)
-    got = triplet_launch(a, p, n, **kw)
+    a, p, n = _triplet_inputs(13, 40 if tile and tile[3] > 1 else 37, dt, seed)
+    launch = {} if tile is None else dict(rows=tile[0], block_d=tile[1], lanes=tile[2:])
+    got = triplet_launch(a, p, n, **launch, **kw)
     ref, scale = triplet_reference(a, p, n, **kw)
     check_triplet(got, ref, scale, dt)
 
@@ -453,13 +466,23 @@ def _grad_out(reduction, N, dtype, seed):
     return (_randn((1,), dtype, seed).double() + 2.0).to(dtype).reshape(())  # a scalar away from 0
 
 
+def _tied_inputs(N, D, dtype, seed):
+    """Inputs with a swap tie in row 3 (d(a, n) == d(p, n) exactly: each side gets half) and,
+    in row 7, d(p, n) the smaller one (swap) at eps-size."""
+    a, p, n = _triplet_inputs(N, D, dtype, seed)
+    p[3] = a[3]
+    n[7] = p[7]
+    return a, p, n
+
+
 def _backward_case(a, p, n, *, dtype, reduction, seed, splits=1, flat=0, **kw):
     N = a.shape[0]
     _, saved = triplet_launch(a, p, n, reduction=reduction, with_saved=True, splits=splits, **kw)
     g = _grad_out(reduction, N, dtype, seed)
     got = triplet_backward_launch(a, p, n, saved, g, reduction=reduction, splits=splits, flat=flat,
-                                  **{k: v for k, v in kw.items() if k != "margin"})
-    ref = triplet_grad_reference(a, p, n, g, reduction=reduction, **kw)
+                                  **{k: v for k, v in kw.items() if k not in ("margin", "lanes")})
+    ref = triplet_grad_reference(a, p, n, g, reduction=reduction,
+                                 **{k: v for k, v in kw.items() if k not in ("rows", "block_d", "lanes")})
     check_grads(got, ref, dtype, GRAD_TOL[dtype])
 
 
@@ -470,26 +493,32 @@ def _backward_case(a, p, n, *, dtype, reduction, seed, splits=1, flat=0, **kw):
 def test_triplet_backward_matches_autograd(pcase, swap, reduction, dtype):
     dt = DTYPES[dtype]
     seed = 5000 + 17 * list(P_CASES).index(pcase) + 5 * swap + ["none", "mean", "sum"].index(reduction)
-    a, p, n = _triplet_inputs(13, 37, dt, seed)
-    p[3] = a[3]     # swap tie: d(a, n) == d(p, n) exactly, each side gets half
-    n[7] = p[7]     # d(p, n) is the smaller one (swap) at eps-size
+    a, p, n = _tied_inputs(13, 37, dt, seed)
     _backward_case(a, p, n, dtype=dt, reduction=reduction, seed=seed, margin=1.0, pnorm=P_CASES[pcase], swap=swap)
 
 
+@pytest.mark.parametrize("path", ["flat", "lanes"])
 @pytest.mark.parametrize("dtype", list(DTYPES), ids=list(DTYPES))
 @pytest.mark.parametrize("reduction", ["none", "mean"])
 @pytest.mark.parametrize("swap", [False, True], ids=["noswap", "swap"])
 @pytest.mark.parametrize("pcase", list(P_CASES))
-def test_triplet_backward_flat_matches_autograd(pcase, swap, reduction, dtype):
-    # the flat kernel over 13 x 37 = 481 elements in blocks of 128: rows straddle blocks, and
-    # the last block is partial
+def test_triplet_backward_other_paths(pcase, swap, reduction, dtype, path):
+    """flat: the flat kernel over 13 x 40 = 520 elements in blocks of 128 (rows straddle
+    blocks, the last block is partial); lanes: the saved rows as the lanes forward writes
+    them (the row forward's, up to the order of its sums), into the row backward."""
     dt = DTYPES[dtype]
     seed = 7000 + 17 * list(P_CASES).index(pcase) + 5 * swap + ["none", "mean"].index(reduction)
-    a, p, n = _triplet_inputs(13, 37, dt, seed)
-    p[3] = a[3]
-    n[7] = p[7]
-    _backward_case(a, p, n, dtype=dt, reduction=reduction, seed=seed, margin=1.0, pnorm=P_CASES[pcase], swap=swap,
-                   flat=128)
+    a, p, n = _tied_inputs(13, 40, dt, seed)
+    kw = dict(margin=1.0, pnorm=P_CASES[pcase], swap=swap)
+    if path == "flat":
+        _backward_case(a, p, n, dtype=dt, reduction=reduction, seed=seed, flat=128, **kw)
+        return
+    rows, block_d, lanes, vec = LANES_TILES[1]
+    tile = dict(rows=rows, block_d=block_d, lanes=(lanes, vec))
+    _, saved = triplet_launch(a, p, n, reduction=reduction, with_saved=True, **tile, **kw)
+    _, ref_saved = triplet_launch(a, p, n, reduction=reduction, with_saved=True, **kw)
+    torch.testing.assert_close(saved, ref_saved, rtol=1e-5, atol=1e-6)
+    _backward_case(a, p, n, dtype=dt, reduction=reduction, seed=seed, **tile, **kw)
 
 
 def test_triplet_backward_flat_skips_unwanted_gradients():

@@ -185,11 +185,18 @@ static void run_triplet(uint64_t *rng) {
                 run_triplet_case(rng, dt, 2.0f, 20, ((const int64_t[]){144, 140, 142, 143})[i], turn % 2, red);
         }
     }
-    /* many short rows narrower than 16 bytes: the 4 x 64 tile of each class (30: 4 bytes in
-     * fp16/bf16, 8 in fp32; 28: 8 bytes in fp16/bf16; 45: none) */
-    for (int dt = 0; dt < 3; ++dt)
-        for (int i = 0; i < 3; ++i, ++turn)
-            run_triplet_case(rng, dt, 2.0f, 4096, ((const int64_t[]){30, 28, 45})[i], turn % 2, turn % 3);
+    /* many short rows: the lanes forward's configs (rows of at most 128 bytes, 384, more;
+     * aot/manifest.py, TRIPLET_LANES_CONFIGS) in each alignment class (as above) and norm */
+    static const int64_t lanes_16bit[] = {32, 28, 30, 45, 144, 140, 142, 143, 400, 404, 402, 401};
+    static const int64_t lanes_fp32[] = {32, 30, 31, 76, 78, 77, 400, 402, 401};
+    for (int dt = 0; dt < 3; ++dt) {
+        const int64_t *ds_l = dt == TRITIUM_FLOAT32 ? lanes_fp32 : lanes_16bit;
+        size_t count = dt == TRITIUM_FLOAT32 ? sizeof lanes_fp32 / sizeof lanes_fp32[0]
+                                             : sizeof lanes_16bit / sizeof lanes_16bit[0];
+        for (int pi = 0; pi < 4; ++pi)
+            for (size_t i = 0; i < count; ++i, ++turn)
+                run_triplet_case(rng, dt, ps[pi], 4096, ds_l[i], turn % 2, turn % 3);
+    }
     /* the edges: no rows (mean is NaN), one element, empty rows */
     static const int64_t edges[][3] = {{0, 5, TRITIUM_REDUCTION_MEAN}, {1, 1, TRITIUM_REDUCTION_SUM},
                                        {3, 0, TRITIUM_REDUCTION_NONE}, {3, 0, TRITIUM_REDUCTION_MEAN}};

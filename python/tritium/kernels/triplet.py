@@ -88,13 +88,39 @@ def _accumulate(acc, cnt, v, m, norm_p, P_MODE: tl.constexpr):
 
 
 @triton.jit
-def _combine(acc, cnt, P_MODE: tl.constexpr):
-    """Reduce accumulator tiles along their last axis: (sum or max, count of the max)."""
+def _accumulators(like, P_MODE: tl.constexpr):
+    """The three distances' lane accumulators and counts, in the shape of the tile `like`."""
     if P_MODE == 3:
-        r = tl.max(acc, axis=1)
-        c = tl.sum(tl.where(acc == r[:, None], cnt, 0), axis=1)
+        init = -1.0
     else:
-        r = tl.sum(acc, axis=1)
+        init = 0.0
+    acc = tl.full(like.shape, init, dtype=tl.float32)
+    cnt = tl.zeros(like.shape, dtype=tl.int32)
+    return acc, cnt, acc, cnt, acc, cnt
+
+
+@triton.jit
+def _accumulate3(acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn, a, p, n, m, eps, norm_p, swap,
+                 P_MODE: tl.constexpr):
+    """One step of the three inputs folded into the a-p, a-n and (when swapping) p-n
+    accumulators."""
+    acc_ap, cnt_ap = _accumulate(acc_ap, cnt_ap, a - p + eps, m, norm_p, P_MODE)
+    acc_an, cnt_an = _accumulate(acc_an, cnt_an, a - n + eps, m, norm_p, P_MODE)
+    if swap != 0:
+        acc_pn, cnt_pn = _accumulate(acc_pn, cnt_pn, p - n + eps, m, norm_p, P_MODE)
+    return acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn
+
+
+@triton.jit
+def _combine(acc, cnt, P_MODE: tl.constexpr, AXIS: tl.constexpr = 1):
+    """Reduce accumulator tiles along AXIS: (sum or max, count of the max). Applied to its
+    own results along another axis, it goes on combining (the max of maxima, the count of
+    those equal to it)."""
+    if P_MODE == 3:
+        r = tl.max(acc, axis=AXIS)
+        c = tl.sum(tl.where(acc == tl.expand_dims(r, AXIS), cnt, 0), axis=AXIS)
+    else:
+        r = tl.sum(acc, axis=AXIS)
         c = tl.zeros(r.shape, dtype=tl.int32)
     return r, c
 
@@ -172,13 +198,20 @@ def _program_rows(row_block, split, N, D, chunk, ROWS: tl.constexpr):
 
 
 @triton.jit
+def _load3(a_row, p_row, n_row, c, m):
+    """The three inputs at columns c of their rows (broadcast shapes), in fp32."""
+    a = tl.load(a_row + c, mask=m, other=0.0).to(tl.float32)
+    p = tl.load(p_row + c, mask=m, other=0.0).to(tl.float32)
+    n = tl.load(n_row + c, mask=m, other=0.0).to(tl.float32)
+    return a, p, n
+
+
+@triton.jit
 def _load_step(a_row, p_row, n_row, d0, row_ok, hi, BLOCK_D: tl.constexpr):
     """One BLOCK_D step of the three inputs' rows, in fp32, with its mask."""
     c = d0 + tl.arange(0, BLOCK_D)
     m = row_ok[:, None] & (c[None, :] < hi)
-    a = tl.load(a_row + c[None, :], mask=m, other=0.0).to(tl.float32)
-    p = tl.load(p_row + c[None, :], mask=m, other=0.0).to(tl.float32)
-    n = tl.load(n_row + c[None, :], mask=m, other=0.0).to(tl.float32)
+    a, p, n = _load3(a_row, p_row, n_row, c[None, :], m)
     return a, p, n, c, m
 
 
@@ -207,26 +240,85 @@ def _triplet_fwd_kernel(
     n_row = n_ptr + rows64[:, None] * stride_n
 
     # D loop: three accumulators (a-p, a-n, and p-n only when swapping)
-    if P_MODE == 3:
-        init = -1.0
-    else:
-        init = 0.0
-    acc_ap = tl.full([ROWS, BLOCK_D], init, dtype=tl.float32)
-    acc_an = tl.full([ROWS, BLOCK_D], init, dtype=tl.float32)
-    acc_pn = tl.full([ROWS, BLOCK_D], init, dtype=tl.float32)
-    cnt_ap = tl.zeros([ROWS, BLOCK_D], dtype=tl.int32)
-    cnt_an = tl.zeros([ROWS, BLOCK_D], dtype=tl.int32)
-    cnt_pn = tl.zeros([ROWS, BLOCK_D], dtype=tl.int32)
+    acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn = _accumulators(tl.zeros([ROWS, BLOCK_D], tl.float32), P_MODE)
     for d0 in tl.range(lo, hi, BLOCK_D, num_stages=STAGES):
         a, p, n, c, m = _load_step(a_row, p_row, n_row, d0, row_ok, hi, BLOCK_D)
-        acc_ap, cnt_ap = _accumulate(acc_ap, cnt_ap, a - p + eps, m, norm_p, P_MODE)
-        acc_an, cnt_an = _accumulate(acc_an, cnt_an, a - n + eps, m, norm_p, P_MODE)
-        if swap != 0:
-            acc_pn, cnt_pn = _accumulate(acc_pn, cnt_pn, p - n + eps, m, norm_p, P_MODE)
-    r_ap, c_ap = _combine(acc_ap, cnt_ap, P_MODE)
-    r_an, c_an = _combine(acc_an, cnt_an, P_MODE)
-    r_pn, c_pn = _combine(acc_pn, cnt_pn, P_MODE)
+        acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn = _accumulate3(
+            acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn, a, p, n, m, eps, norm_p, swap, P_MODE)
+    _fwd_rows_out(acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn, rows, row_ok, rows64, out_ptr, partial_ptr,
+                  saved_ptr, margin, norm_p, inv_p, divisor, swap, reduce, save, split, P_MODE, False)
 
+
+@triton.jit
+def _triplet_fwd_lanes_kernel(
+    a_ptr, p_ptr, n_ptr, out_ptr, partial_ptr, saved_ptr,   # as for _triplet_fwd_kernel
+    N, D, chunk, stride_a, stride_p, stride_n,
+    margin, norm_p, inv_p, eps, divisor,
+    swap, reduce, save, split,
+    P_MODE: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr,
+    LANES: tl.constexpr, VEC: tl.constexpr,
+    PDL: tl.constexpr = 0,
+):
+    """_triplet_fwd_kernel for many short rows, each spread over LANES lanes of a warp
+    instead of all 32 of them (ROWS = 32 * num_warps / LANES rows a program).
+
+    In a (ROWS, BLOCK_D) tile of short rows a warp's 32 lanes lie along one row: each row
+    is then summed across 32 lanes (5 shuffles per row and accumulator), and every lane
+    computes every row's norms, loss and saved values. That instruction count, not memory,
+    bounded those programs (Nsight Compute, H200, bf16 (65536, 50), 4 x 64 tiles of one
+    warp: 0.82 instructions issued per cycle and scheduler, 25 % of DRAM bandwidth). Here a
+    step is a (LANES, ROWS, NV, VEC) tile, NV = BLOCK_D / (LANES * VEC) vectors of VEC
+    elements per lane and row (VEC: the alignment class's vector, one element for class
+    0). Triton gives each thread one vector along the last axis and spreads the lanes over
+    the next axes in order, LANES then ROWS, leaving NV in registers (tests/
+    test_c_build.py checks the compiled layout): a row is summed in registers, then across
+    LANES lanes, and the rows' scalar work runs once per row, ROWS rows side by side."""
+    _dependent_launch(PDL)
+    NV: tl.constexpr = BLOCK_D // (LANES * VEC)
+    rows, row_ok, rows64, lo, hi = _program_rows(tl.program_id(0), tl.program_id(1), N, D, chunk, ROWS)
+    col = (tl.arange(0, NV)[None, None, :, None] * (LANES * VEC) + tl.arange(0, LANES)[:, None, None, None] * VEC +
+           tl.arange(0, VEC)[None, None, None, :])
+    ok4 = row_ok[None, :, None, None]
+    r4 = rows64[None, :, None, None]
+    a_row = a_ptr + r4 * stride_a
+    p_row = p_ptr + r4 * stride_p
+    n_row = n_ptr + r4 * stride_n
+    acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn = _accumulators(
+        tl.zeros([LANES, ROWS, NV, VEC], tl.float32), P_MODE)
+    for d0 in range(lo, hi, BLOCK_D):
+        c = d0 + col
+        m = ok4 & (c < hi)
+        a, p, n = _load3(a_row, p_row, n_row, c, m)
+        acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn = _accumulate3(
+            acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn, a, p, n, m, eps, norm_p, swap, P_MODE)
+    _fwd_rows_out(acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn, rows, row_ok, rows64, out_ptr, partial_ptr,
+                  saved_ptr, margin, norm_p, inv_p, divisor, swap, reduce, save, split, P_MODE, True)
+
+
+@triton.jit
+def _combine_lanes(acc, cnt, P_MODE: tl.constexpr):
+    """A (LANES, ROWS, NV, VEC) accumulator tile reduced to its ROWS: in registers first
+    (VEC, then NV), then across the lanes."""
+    r, c = _combine(acc, cnt, P_MODE, 3)
+    r, c = _combine(r, c, P_MODE, 2)
+    return _combine(r, c, P_MODE, 0)
+
+
+@triton.jit
+def _fwd_rows_out(acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn, rows, row_ok, rows64, out_ptr, partial_ptr,
+                  saved_ptr, margin, norm_p, inv_p, divisor, swap, reduce, save, split, P_MODE: tl.constexpr,
+                  LANES_TILE: tl.constexpr):
+    """What a forward program writes from its rows' accumulator tiles ((ROWS, BLOCK_D), or
+    the lanes forward's when LANES_TILE) once reduced: the split's accumulators (split
+    path), or the rows' losses (or their partial sum), and the saved rows when `save`."""
+    if LANES_TILE:
+        r_ap, c_ap = _combine_lanes(acc_ap, cnt_ap, P_MODE)
+        r_an, c_an = _combine_lanes(acc_an, cnt_an, P_MODE)
+        r_pn, c_pn = _combine_lanes(acc_pn, cnt_pn, P_MODE)
+    else:
+        r_ap, c_ap = _combine(acc_ap, cnt_ap, P_MODE)
+        r_an, c_an = _combine(acc_an, cnt_an, P_MODE)
+        r_pn, c_pn = _combine(acc_pn, cnt_pn, P_MODE)
     if split != 0:
         # this split's accumulators, for _triplet_finish_kernel
         base = partial_ptr + (rows64 * tl.num_programs(1) + tl.program_id(1)) * PARTIAL_W

@@ -321,31 +321,41 @@ TRIPLET_MANY_PROGRAMS = 4096
 TRIPLET_MIN_PROGRAM_BYTES = 5632
 # Many short rows (N >= MANY_PROGRAMS, D of at most LANES_MAX_D) take the lanes forward
 # (_triplet_fwd_lanes_kernel: each row over LANES lanes of a warp, not all 32), in one of
-# LANES_CONFIGS by the row's bytes: (most row bytes, LANES, ROWS, BLOCK_D, num_warps).
-# Row tiles of short rows are bound by instructions (the kernel's doc says why), and so
-# were the old rules' tiles: 4 x 64 of one warp for rows narrower than 16 bytes, 16 x 64
-# of 2 warps for 16-byte rows. Measured on an H200 (.whl/proto/bench_lanes.py: the loop,
-# reductions, p = 2 loss and saved rows, JIT-compiled with each class's promises; 65536
-# rows, device time without / with the saved rows, us) against the 4 x 64 tile in the same
-# kernel: bf16 D = 50 (4-byte class) 9.0 / 10.0 with 8 x 64 of 2 warps (4 x 64: 13.7 /
-# 14.2; torch.compile's forward 16.1); D = 37 (no class) 9.2 / 10.1 (13.9 / 15.2; compile
-# 22.1); D = 64 9.1 / 10.0 (the library's 16 x 64 then: 10.8 / 11.6); D = 130 19.7 / 21.0
-# with 4 x 64 of one warp (22.6 / 25.7; compile 22.9); D = 100 (8-byte class) 15.2 / 15.4
-# (14.6 / 16.5); D = 250 26.9 / 28.2 with 2 x 128 of one warp (31.7 / 35.1; compile 33.9);
-# D = 300 33.3 / 35.3, 33.5 / 34.9 with 4 x 64 (36.4 / 39.0; compile 37.6); D = 384 37.5 /
-# 38.9 (the library's 16 x 64 then: 39.9 / 41.9); fp32 D = 50 13.5 / 13.7 with 4 x 64
-# (14.4 / 15.7; compile 19.0); D = 250 47.5 / 49.1 with 2 x 128 (50.1 / 52.4; compile
-# 55.7); bf16 (16384, 500) 15.7 / 16.2 with 2 x 128 (16.4 / 17.3; compile 21.4). Rows of
-# 16 lanes, 2 to a warp, lost at D <= 130 (22.7-24.2 us: 32768 programs of little work
-# each, the per-program cost MANY_PROGRAMS is about), and 4 lanes a row lost at every D
-# but the shortest. The images are launched without PDL (TRIPLET_FWD_LANES.pdl): the wait
-# at the start of each of 16384 one-warp programs cost more than the launch PDL hides
-# (H200, 4 x 64 tiles, the library, 'none', us, with PDL / without: bf16 (65536, 37) 20.7 /
-# 14.9, (65536, 50) 20.7 / 13.6). For the 4090 (sm_89): blocks of one and two warps, no
-# shared memory beyond the reductions, few registers (test_sm89_resources_and_occupancy):
-# its 24 blocks per SM, each with its rows' loads in flight, keep far more than Little's
-# law's 4.7 KB per SM in flight (see triplet_row_configs).
-TRIPLET_LANES_CONFIGS = ((128, 8, 8, 64, 2), (384, 8, 4, 64, 1), (1 << 30, 16, 2, 128, 1))
+# LANES_CONFIGS by the row's bytes: (most row bytes, LANES, ROWS, BLOCK_D, num_warps); rows
+# past the last but one whose last step of the last config would hold at most half of its
+# BLOCK_D take the config before it (src/triplet.c, pick_lanes). Row tiles of short rows
+# are bound by instructions (the kernel's doc says why), and so were the old rules' tiles:
+# 4 x 64 of one warp for rows narrower than 16 bytes, 16 x 64 of 2 warps for 16-byte rows.
+# Measured on an H200 (.whl/tlanes.py: each config compiled as the build does, p = 2,
+# 65536 rows, forward 'mean' alone, device time without / with the saved rows, us; the
+# row kernel's 4 x 64 and 16 x 64 tiles, and torch.compile's forward, in the same run):
+#   bf16 D = 37 (no class):   4 lanes x 8 rows x 64 11.9 / 12.3   4 x 64 22.1 / 22.1   compile 21.9
+#   bf16 D = 50 (4-byte):     4 x 8 x 64 11.4 / 11.9              4 x 64 22.1 / 22.0   compile 15.8
+#   bf16 D = 64 (16-byte):    4 x 8 x 64 10.2 / 10.6              16 x 64 10.5 / 11.4  compile 15.1
+#   bf16 D = 100 (8-byte):    8 x 4 x 64 15.4 / 16.6              16 x 64 19.3 / 21.1  compile 18.9
+#   bf16 D = 130 (4-byte):    8 x 4 x 64 21.5 / 23.2              4 x 64 23.1 / 25.3   compile 22.8
+#   bf16 D = 250 (4-byte):    16 x 2 x 128 28.8 / 31.4            4 x 64 29.8 / 33.4   compile 33.5
+#   bf16 D = 300 (8-byte):    8 x 4 x 64 34.5 / 36.5 (16 x 2 x 128: 36.1 / 38.7)
+#                                                                 4 x 64 34.9 / 37.1   compile 37.3
+#   bf16 D = 384 (16-byte):   16 x 2 x 128 38.1 / 39.9            16 x 64 38.9 / 40.9  compile 44.6
+#   bf16 D = 500 (8-byte):    16 x 2 x 128 49.8 / 52.2            4 x 64 54.7 / 57.1   compile 54.5
+#   fp32 D = 50 (8-byte):     8 x 4 x 64 13.8 / 14.0              16 x 64 19.2 / 24.0  compile 20.2
+#   fp32 D = 100 (16-byte):   16 x 2 x 128 23.5 / 23.7            16 x 64 24.5 / 26.8  compile 29.8
+#   fp32 D = 250 (8-byte):    16 x 2 x 128 46.5 / 48.2            4 x 64 48.5 / 50.5   compile 54.5
+#   fp32 D = 500 (16-byte):   16 x 2 x 128 89.3 / 91.5            16 x 64 94.7 / 97.1  compile 96.7
+# Two warps of 8 lanes x 8 rows were as fast at D <= 64 without the saved rows and slower
+# with them (bf16 D = 64: 10.4 / 11.7): their rows' values cross warps through shared
+# memory on the way to the stores. 4 lanes a row lost wherever rows were longer than 64
+# elements, and 16 lanes a row lost at D <= 130 (23.0-24.7 us: 32768 programs of little
+# work each, the per-program cost MANY_PROGRAMS is about). At 8192 rows of 250 every config
+# took 7.4-8.1 us. The images are launched without PDL (TRIPLET_FWD_LANES.pdl): the wait at
+# the start of each of 16384 one-warp programs cost more than the launch PDL hides (H200,
+# 4 x 64 tiles, the library, 'none', us, with PDL / without: bf16 (65536, 37) 20.7 / 14.9,
+# (65536, 50) 20.7 / 13.6). For the 4090 (sm_89): blocks of one warp, no shared memory,
+# few registers (test_sm89_resources_and_occupancy): its 24 blocks per SM, each with its
+# rows' loads in flight, keep far more than Little's law's 4.7 KB per SM in flight (see
+# triplet_row_configs).
+TRIPLET_LANES_CONFIGS = ((128, 4, 8, 64, 1), (384, 8, 4, 64, 1), (1 << 30, 16, 2, 128, 1))
 TRIPLET_LANES_MAX_D = 512
 # Long rows whose last 2048-element step holds at most TAIL_MAX elements run that step
 # nearly empty, at the cost of a full one (the steps are pipelined): with N >= MANY_PROGRAMS
@@ -361,6 +371,7 @@ CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TR
              "TRIPLET_LANES_MAX_D": TRIPLET_LANES_MAX_D, "TRIPLET_TAIL_MAX": TRIPLET_TAIL_MAX,
              "TRIPLET_LANES_MAX_BYTES": "{" + ", ".join(str(c[0]) for c in TRIPLET_LANES_CONFIGS) + "}",
              "TRIPLET_LANES_ROWS": "{" + ", ".join(str(c[2]) for c in TRIPLET_LANES_CONFIGS) + "}",
+             "TRIPLET_LANES_BLOCK_D": "{" + ", ".join(str(c[3]) for c in TRIPLET_LANES_CONFIGS) + "}",
              "TRIPLET_LANES_COUNT": len(TRIPLET_LANES_CONFIGS)}  # matmul's are added below
 
 

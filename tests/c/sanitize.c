@@ -185,10 +185,11 @@ static void run_triplet(uint64_t *rng) {
                 run_triplet_case(rng, dt, 2.0f, 20, ((const int64_t[]){144, 140, 142, 143})[i], turn % 2, red);
         }
     }
-    /* many short rows: the lanes forward's configs (rows of at most 128 bytes, 384, more;
-     * aot/manifest.py, TRIPLET_LANES_CONFIGS) in each alignment class (as above) and norm */
-    static const int64_t lanes_16bit[] = {32, 28, 30, 45, 144, 140, 142, 143, 400, 404, 402, 401};
-    static const int64_t lanes_fp32[] = {32, 30, 31, 76, 78, 77, 400, 402, 401};
+    /* many short rows: the lanes forward's configs (rows of at most 128 bytes, 384, more,
+     * whose last 128-element step is more than half full or full; aot/manifest.py,
+     * TRIPLET_LANES_CONFIGS) in each alignment class (as above) and norm */
+    static const int64_t lanes_16bit[] = {32, 28, 30, 45, 144, 140, 142, 143, 384, 500, 502, 501};
+    static const int64_t lanes_fp32[] = {32, 30, 31, 76, 78, 77, 384, 502, 501};
     for (int dt = 0; dt < 3; ++dt) {
         const int64_t *ds_l = dt == TRITIUM_FLOAT32 ? lanes_fp32 : lanes_16bit;
         size_t count = dt == TRITIUM_FLOAT32 ? sizeof lanes_fp32 / sizeof lanes_fp32[0]

@@ -296,12 +296,17 @@ def _triplet_fwd_lanes_kernel(
 
 
 @triton.jit
-def _combine_lanes(acc, cnt, P_MODE: tl.constexpr):
-    """A (LANES, ROWS, NV, VEC) accumulator tile reduced to its ROWS: in registers first
-    (VEC, then NV), then across the lanes."""
-    r, c = _combine(acc, cnt, P_MODE, 3)
-    r, c = _combine(r, c, P_MODE, 2)
-    return _combine(r, c, P_MODE, 0)
+def _combine_tile(acc, cnt, P_MODE: tl.constexpr, LANES_TILE: tl.constexpr):
+    """An accumulator tile reduced to its rows: a (ROWS, BLOCK_D) tile along its columns, or
+    the lanes forward's (LANES, ROWS, NV, VEC) in registers first (VEC, then NV), then
+    across the lanes."""
+    if LANES_TILE:
+        r, c = _combine(acc, cnt, P_MODE, 3)
+        r, c = _combine(r, c, P_MODE, 2)
+        r, c = _combine(r, c, P_MODE, 0)
+    else:
+        r, c = _combine(acc, cnt, P_MODE)
+    return r, c
 
 
 @triton.jit
@@ -311,14 +316,13 @@ def _fwd_rows_out(acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn, rows, row_ok, 
     """What a forward program writes from its rows' accumulator tiles ((ROWS, BLOCK_D), or
     the lanes forward's when LANES_TILE) once reduced: the split's accumulators (split
     path), or the rows' losses (or their partial sum), and the saved rows when `save`."""
-    if LANES_TILE:
-        r_ap, c_ap = _combine_lanes(acc_ap, cnt_ap, P_MODE)
-        r_an, c_an = _combine_lanes(acc_an, cnt_an, P_MODE)
-        r_pn, c_pn = _combine_lanes(acc_pn, cnt_pn, P_MODE)
-    else:
-        r_ap, c_ap = _combine(acc_ap, cnt_ap, P_MODE)
-        r_an, c_an = _combine(acc_an, cnt_an, P_MODE)
-        r_pn, c_pn = _combine(acc_pn, cnt_pn, P_MODE)
+    r_ap, c_ap = _combine_tile(acc_ap, cnt_ap, P_MODE, LANES_TILE)
+    r_an, c_an = _combine_tile(acc_an, cnt_an, P_MODE, LANES_TILE)
+    if swap != 0:
+        r_pn, c_pn = _combine_tile(acc_pn, cnt_pn, P_MODE, LANES_TILE)
+    else:  # p-n never accumulated: its reduction would be work for nothing
+        r_pn = tl.zeros(r_ap.shape, tl.float32)
+        c_pn = tl.zeros(r_ap.shape, tl.int32)
     if split != 0:
         # this split's accumulators, for _triplet_finish_kernel
         base = partial_ptr + (rows64 * tl.num_programs(1) + tl.program_id(1)) * PARTIAL_W

@@ -357,6 +357,10 @@ TRIPLET_MIN_PROGRAM_BYTES = 5632
 # triplet_row_configs).
 TRIPLET_LANES_CONFIGS = ((128, 4, 8, 64, 1), (384, 8, 4, 64, 1), (1 << 30, 16, 2, 128, 1))
 TRIPLET_LANES_MAX_D = 512
+# lanes variants (dtype, class, p_mode, ROWS) built for Hopper only: their sm_89 code needs
+# an 8-byte stack frame (fp32 rows of no class in general p, 8 and 16 lanes), which the
+# 4090 resource check rejects; such calls there take the row tiles (src/triplet.c)
+TRIPLET_LANES_HOPPER_ONLY = {("f32", 0, 0, 4), ("f32", 0, 0, 2)}
 # Long rows whose last 2048-element step holds at most TAIL_MAX elements run that step
 # nearly empty, at the cost of a full one (the steps are pipelined): with N >= MANY_PROGRAMS
 # they take the (1, 512) tile instead. H200, bf16, 32768 rows (us; (1, 2048) / (1, 512)):
@@ -679,7 +683,9 @@ def variants():
                     out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages))
                 vec = max(aligned // DTYPE_BYTES[dtype], 1)
                 for _, lanes, rows, block_d, warps in TRIPLET_LANES_CONFIGS:
-                    out.append(Variant(TRIPLET_FWD_LANES, dtype, aligned, (p_mode, rows, block_d, lanes, vec), warps))
+                    archs = HOPPER if (dtype, aligned, p_mode, rows) in TRIPLET_LANES_HOPPER_ONLY else ()
+                    out.append(Variant(TRIPLET_FWD_LANES, dtype, aligned, (p_mode, rows, block_d, lanes, vec), warps,
+                                       archs=archs))
                 for rows, block_d, warps in triplet_bwd_configs(p_mode, aligned):
                     out.append(Variant(TRIPLET_BWD, dtype, aligned, (p_mode, rows, block_d), warps))
                 if aligned == ALIGNED:

@@ -155,12 +155,12 @@ static int pick_lanes(tritium_dtype dtype, int p_mode, int cls, int64_t d) {
  * last 2048-element step holds at most TRIPLET_TAIL_MAX elements take the (1, 512) tile; a
  * grid of many programs that each read little (TRIPLET_MANY_PROGRAMS) takes the narrowest
  * BLOCK_D of at least 64, whose programs hold more rows. */
-static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int cls, int64_t n, int64_t d) {
+static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int cls, int64_t n, int64_t d, int lanes_ok) {
     int64_t want = 1;
     while (want < d) want <<= 1;
     int best = pick_family(kernel, dtype, p_mode, cls, want, widest_fitting);
     if (best < 0 || kernel != TRITIUM_K_TRIPLET_FWD) return best;
-    if (n >= TRITIUM_TRIPLET_MANY_PROGRAMS && d <= TRITIUM_TRIPLET_LANES_MAX_D) {
+    if (lanes_ok && n >= TRITIUM_TRIPLET_MANY_PROGRAMS && d <= TRITIUM_TRIPLET_LANES_MAX_D) {
         int lanes = pick_lanes(dtype, p_mode, cls, d);
         if (lanes >= 0) return lanes;
     }
@@ -338,19 +338,24 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
     int64_t splits, chunk;
     plan_split(n, d, &splits, &chunk);
     int single = reduce && splits == 1 && n > 0 ? pick_single(dtype, p_mode, cls, n, d) : -1;
-    int fwd = single >= 0 ? single : n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, cls, n, d) : -1;
+    int fwd = single >= 0 ? single : n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, cls, n, d, 1) : -1;
     int fin = splits > 1 ? pick_finish(dtype, p_mode, splits) : -1;
     int red = reduce && splits == 1 && single < 0 ? pick_reduce(dtype) : -1;
     if ((n > 0 && fwd < 0) || (splits > 1 && fin < 0) || (reduce && splits == 1 && single < 0 && red < 0))
         return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "this build has no triplet kernel for dtype %d, p %g",
                             (int)dtype, (double)p);
-    int32_t rows = fwd >= 0 ? tritium_variants[fwd].params[TRITIUM_P_TRIPLET_FWD_ROWS] : 1;
-    if (splits > 1 && (rows != 1 || tritium_variants[fwd].params[TRITIUM_P_TRIPLET_FWD_BLOCK_D] !=
-                                        TRITIUM_TRIPLET_SPLIT_BLOCK_D))
+    if (splits > 1 && (tritium_variants[fwd].params[TRITIUM_P_TRIPLET_FWD_ROWS] != 1 ||
+                       tritium_variants[fwd].params[TRITIUM_P_TRIPLET_FWD_BLOCK_D] != TRITIUM_TRIPLET_SPLIT_BLOCK_D))
         return tritium_fail(TRITIUM_ERROR_INTERNAL, "split path without its row config");
 
     tritium_call call;
     if ((s = tritium_call_begin(&call, stream, anchor))) return s;
+    /* a lanes variant the build ships for other archs only (aot/manifest.py,
+     * TRIPLET_LANES_HOPPER_ONLY): the row tiles instead, which every family has */
+    if (fwd >= 0 && tritium_variants[fwd].kernel == TRITIUM_K_TRIPLET_FWD_LANES &&
+        tritium_select_image(fwd, call.arch, call.max_shared) < 0)
+        fwd = pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, cls, n, d, 0);
+    int32_t rows = fwd >= 0 ? tritium_variants[fwd].params[TRITIUM_P_TRIPLET_FWD_ROWS] : 1;
     unsigned grid = (unsigned)((n + rows - 1) / rows);
     CUdeviceptr o_ = (CUdeviceptr)out, w_ = (CUdeviceptr)workspace, sv_ = (CUdeviceptr)saved;
     int32_t n32 = (int32_t)n, swap32 = swap, reduce32 = reduce, save32 = saved != NULL;
@@ -466,7 +471,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
         tritium_call_end(&call);
         return s;
     }
-    int v = pick_rows(TRITIUM_K_TRIPLET_BWD, dtype, p_mode, cls, n, d);
+    int v = pick_rows(TRITIUM_K_TRIPLET_BWD, dtype, p_mode, cls, n, d, 0);
     if (v < 0)
         return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "this build has no triplet backward kernel for dtype %d, "
                             "p %g", (int)dtype, (double)p);

@@ -357,10 +357,14 @@ TRIPLET_MIN_PROGRAM_BYTES = 5632
 # triplet_row_configs).
 TRIPLET_LANES_CONFIGS = ((128, 4, 8, 64, 1), (384, 8, 4, 64, 1), (1 << 30, 16, 2, 128, 1))
 TRIPLET_LANES_MAX_D = 512
+# Rows of no class (loaded element by element) take the lanes forward up to this many bytes
+# only: fp32 (65536, 301) took 72.0 us in 8 x 4 x 64 tiles, 62.7 in the row tiles (H200,
+# the library, 'mean'), where bf16 (65536, 37) took 13.2 against 16.3
+TRIPLET_LANES_NO_CLASS_MAX_BYTES = 384
 # lanes variants (dtype, class, p_mode, ROWS) built for Hopper only: their sm_89 code needs
-# an 8-byte stack frame (fp32 rows of no class in general p, 8 and 16 lanes), which the
-# 4090 resource check rejects; such calls there take the row tiles (src/triplet.c)
-TRIPLET_LANES_HOPPER_ONLY = {("f32", 0, 0, 4), ("f32", 0, 0, 2)}
+# an 8-byte stack frame (fp32 rows of no class in general p, 8 lanes), which the 4090
+# resource check rejects; such calls there take the row tiles (src/triplet.c)
+TRIPLET_LANES_HOPPER_ONLY = {("f32", 0, 0, 4)}
 # Long rows whose last 2048-element step holds at most TAIL_MAX elements run that step
 # nearly empty, at the cost of a full one (the steps are pipelined): with N >= MANY_PROGRAMS
 # they take the (1, 512) tile instead. H200, bf16, 32768 rows (us; (1, 2048) / (1, 512)):
@@ -373,6 +377,7 @@ CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TR
              "TRIPLET_MANY_PROGRAMS": TRIPLET_MANY_PROGRAMS,
              "TRIPLET_MIN_PROGRAM_BYTES": TRIPLET_MIN_PROGRAM_BYTES,
              "TRIPLET_LANES_MAX_D": TRIPLET_LANES_MAX_D, "TRIPLET_TAIL_MAX": TRIPLET_TAIL_MAX,
+             "TRIPLET_LANES_NO_CLASS_MAX_BYTES": TRIPLET_LANES_NO_CLASS_MAX_BYTES,
              "TRIPLET_LANES_MAX_BYTES": "{" + ", ".join(str(c[0]) for c in TRIPLET_LANES_CONFIGS) + "}",
              "TRIPLET_LANES_ROWS": "{" + ", ".join(str(c[2]) for c in TRIPLET_LANES_CONFIGS) + "}",
              "TRIPLET_LANES_BLOCK_D": "{" + ", ".join(str(c[3]) for c in TRIPLET_LANES_CONFIGS) + "}",
@@ -682,7 +687,9 @@ def variants():
                 for rows, block_d, warps, stages in triplet_row_configs(p_mode, aligned):
                     out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages))
                 vec = max(aligned // DTYPE_BYTES[dtype], 1)
-                for _, lanes, rows, block_d, warps in TRIPLET_LANES_CONFIGS:
+                for k, (_, lanes, rows, block_d, warps) in enumerate(TRIPLET_LANES_CONFIGS):
+                    if not aligned and k and TRIPLET_LANES_CONFIGS[k - 1][0] >= TRIPLET_LANES_NO_CLASS_MAX_BYTES:
+                        continue  # rows of no class never get this far
                     archs = HOPPER if (dtype, aligned, p_mode, rows) in TRIPLET_LANES_HOPPER_ONLY else ()
                     out.append(Variant(TRIPLET_FWD_LANES, dtype, aligned, (p_mode, rows, block_d, lanes, vec), warps,
                                        archs=archs))

@@ -134,13 +134,16 @@ _Static_assert(TRITIUM_P_TRIPLET_FWD_LANES_ROWS == TRITIUM_P_TRIPLET_FWD_ROWS,
 /* The lanes forward's variant (_triplet_fwd_lanes_kernel) for rows of d elements: the first
  * of aot/manifest.py's TRIPLET_LANES_CONFIGS whose row bytes hold them, or for rows past
  * the last but one whose last step of the last config would be at most half full, the
- * config before it; named by its ROWS; -1 if the build lacks it. */
+ * config before it; named by its ROWS; -1 if the build lacks it, or for rows of no class
+ * longer than TRIPLET_LANES_NO_CLASS_MAX_BYTES. */
 static int pick_lanes(tritium_dtype dtype, int p_mode, int cls, int64_t d) {
     static const int64_t max_bytes[TRITIUM_TRIPLET_LANES_COUNT] = TRITIUM_TRIPLET_LANES_MAX_BYTES;
     static const int32_t rows[TRITIUM_TRIPLET_LANES_COUNT] = TRITIUM_TRIPLET_LANES_ROWS;
     static const int32_t block[TRITIUM_TRIPLET_LANES_COUNT] = TRITIUM_TRIPLET_LANES_BLOCK_D;
+    const int64_t bytes = d * (int64_t)tritium_dtype_size(dtype);
+    if (cls == 0 && bytes > TRITIUM_TRIPLET_LANES_NO_CLASS_MAX_BYTES) return -1;
     int k = 0;
-    while (k + 1 < TRITIUM_TRIPLET_LANES_COUNT && d * (int64_t)tritium_dtype_size(dtype) > max_bytes[k]) ++k;
+    while (k + 1 < TRITIUM_TRIPLET_LANES_COUNT && bytes > max_bytes[k]) ++k;
     const int64_t last = d % block[k];
     if (k > 0 && k + 1 == TRITIUM_TRIPLET_LANES_COUNT && last && 2 * last <= block[k]) --k;
     int v = pick_family(TRITIUM_K_TRIPLET_FWD_LANES, dtype, p_mode, cls, rows[k], rows_equal);

@@ -187,7 +187,8 @@ static void run_triplet(uint64_t *rng) {
     }
     /* many short rows: the lanes forward's configs (rows of at most 128 bytes, 384, more,
      * whose last 128-element step is more than half full or full; aot/manifest.py,
-     * TRIPLET_LANES_CONFIGS) in each alignment class (as above) and norm */
+     * TRIPLET_LANES_CONFIGS) in each alignment class (as above) and norm; rows of no class
+     * past 384 bytes (501) take the row tiles */
     static const int64_t lanes_16bit[] = {32, 28, 30, 45, 144, 140, 142, 143, 384, 500, 502, 501};
     static const int64_t lanes_fp32[] = {32, 30, 31, 76, 78, 77, 384, 502, 501};
     for (int dt = 0; dt < 3; ++dt) {

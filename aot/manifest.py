@@ -43,7 +43,8 @@ def pdl(arch):
     they run for tens of microseconds and more, so there is little to hide, and in the one
     H200 run with it the bf16 skinny product (M = 128, N = K = 8192, one wave of 6-stage
     tiles) fell from 0.96x to 0.80x cuBLAS (not investigated further). A reduce after one
-    of them starts when it ends (no early trigger), as it would without PDL."""
+    of them starts when it ends (no early trigger), as it would without PDL. Variants marked
+    `plain` (the triplet forward's TRIPLET_NARROW_CONFIG) opt out too."""
     return int(arch >= 90)
 
 
@@ -84,6 +85,7 @@ class Variant:
     num_stages: int = 1
     archs: tuple = ()         # the archs it is compiled for; () = every arch of the build
     tag: str = field(default="", compare=False)
+    plain: bool = False       # launched without PDL even where its kernel uses it (see pdl())
 
     def for_arch(self, arch):
         return not self.archs or arch in self.archs
@@ -112,7 +114,7 @@ class Variant:
         return out
 
     def pdl(self, arch):
-        return pdl(arch) if self.kernel.pdl else 0
+        return pdl(arch) if self.kernel.pdl and not self.plain else 0
 
     def attrs(self):
         """Triton's divisibility promises: a pointer's in bytes, an integer's in elements
@@ -358,9 +360,13 @@ TRIPLET_MIN_PROGRAM_BYTES = 5632
 TRIPLET_LANES_CONFIGS = ((128, 4, 8, 64, 1), (384, 8, 4, 64, 1), (1 << 30, 16, 2, 128, 1))
 TRIPLET_LANES_MAX_D = 512
 # Rows of no class (loaded element by element) take the lanes forward up to this many bytes
-# only: fp32 (65536, 301) took 72.0 us in 8 x 4 x 64 tiles, 62.7 in the row tiles (H200,
-# the library, 'mean'), where bf16 (65536, 37) took 13.2 against 16.3
+# only; longer ones (at most LANES_MAX_D elements) take NARROW_CONFIG, 4 rows of 64 a
+# program and one warp, as before the lanes forward: fp32 (65536, 301) took 72.0 us in 8 x
+# 4 x 64 lanes tiles, 62.7 in it (H200, the library, 'mean'), where bf16 (65536, 37) took
+# 13.2 against 16.3. Its images are launched without PDL (Variant.plain), for the reason
+# the lanes forward's are.
 TRIPLET_LANES_NO_CLASS_MAX_BYTES = 384
+TRIPLET_NARROW_CONFIG = (4, 64, 1, 1)
 # lanes variants (dtype, class, p_mode, ROWS) built for Hopper only: their sm_89 code needs
 # an 8-byte stack frame (fp32 rows of no class in general p, 8 lanes), which the 4090
 # resource check rejects; such calls there take the row tiles (src/triplet.c)
@@ -431,9 +437,9 @@ def triplet_row_configs(p_mode, aligned):
     # sm_89 images of p = 1 and 2 need a 16-byte stack frame (no spills), which the 4090
     # resource check rejects; 2 steps take 80 registers and none
     wide = (1, 2048, 8, 2 if aligned == 4 else 3)
-    if p_mode == 2:
-        return (wide, (1, 512, 1, 1), (4, 256, 4, 1), (4, 128, 4, 1), (16, 64, 2, 1), (32, 32, 2, 1),
-                TRIPLET_SINGLE_CONFIG)
+    if p_mode == 2:  # rows of no class: TRIPLET_NARROW_CONFIG in place of 16 x 64
+        return (wide, (1, 512, 1, 1), (4, 256, 4, 1), (4, 128, 4, 1), (16, 64, 2, 1) if aligned else TRIPLET_NARROW_CONFIG,
+                (32, 32, 2, 1), TRIPLET_SINGLE_CONFIG)
     return (wide, (4, 128, 4, 1))
 
 
@@ -685,7 +691,8 @@ def variants():
         for aligned in TRIPLET_ALIGN_CLASSES[dtype]:
             for p_mode in (0, 1, 2, 3):
                 for rows, block_d, warps, stages in triplet_row_configs(p_mode, aligned):
-                    out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages))
+                    out.append(Variant(TRIPLET_FWD, dtype, aligned, (p_mode, rows, block_d, stages), warps, stages,
+                                       plain=(rows, block_d, warps, stages) == TRIPLET_NARROW_CONFIG))
                 vec = max(aligned // DTYPE_BYTES[dtype], 1)
                 for k, (_, lanes, rows, block_d, warps) in enumerate(TRIPLET_LANES_CONFIGS):
                     if not aligned and k and TRIPLET_LANES_CONFIGS[k - 1][0] >= TRIPLET_LANES_NO_CLASS_MAX_BYTES:

@@ -141,20 +141,21 @@ static int pick_lanes(tritium_dtype dtype, int p_mode, int cls, int64_t d) {
     static const int32_t rows[TRITIUM_TRIPLET_LANES_COUNT] = TRITIUM_TRIPLET_LANES_ROWS;
     static const int32_t block[TRITIUM_TRIPLET_LANES_COUNT] = TRITIUM_TRIPLET_LANES_BLOCK_D;
     const int64_t bytes = d * (int64_t)tritium_dtype_size(dtype);
-    if (cls == 0 && bytes > TRITIUM_TRIPLET_LANES_NO_CLASS_MAX_BYTES) return -1;
     int k = 0;
     while (k + 1 < TRITIUM_TRIPLET_LANES_COUNT && bytes > max_bytes[k]) ++k;
     const int64_t last = d % block[k];
     if (k > 0 && k + 1 == TRITIUM_TRIPLET_LANES_COUNT && last && 2 * last <= block[k]) --k;
     int v = pick_family(TRITIUM_K_TRIPLET_FWD_LANES, dtype, p_mode, cls, rows[k], rows_equal);
-    return v >= 0 && tritium_variants[v].params[TRITIUM_P_TRIPLET_FWD_LANES_ROWS] == rows[k] ? v : -1;
+    if (v < 0 || tritium_variants[v].params[TRITIUM_P_TRIPLET_FWD_LANES_ROWS] != rows[k]) return -1;
+    return tritium_variants[v].aligned == 0 && bytes > TRITIUM_TRIPLET_LANES_NO_CLASS_MAX_BYTES ? -1 : v;
 }
 
 /* The row-kernel variant of `kernel` for this call: the widest BLOCK_D not wider than D needs
  * (rounded up to a power of two), with the fewest rows per program among those; -1 if none.
  * Three forward rules for many rows (aot/manifest.py says why, beside their constants):
  * rows of at most TRIPLET_LANES_MAX_D elements take the lanes forward (a variant of
- * another kernel, with the forward's arguments and ROWS at the same place); long rows whose
+ * another kernel, with the forward's arguments and ROWS at the same place), or where it
+ * has none for them the 4 x 64 tile of rows of no class (TRIPLET_NARROW_CONFIG); long rows whose
  * last 2048-element step holds at most TRIPLET_TAIL_MAX elements take the (1, 512) tile; a
  * grid of many programs that each read little (TRIPLET_MANY_PROGRAMS) takes the narrowest
  * BLOCK_D of at least 64, whose programs hold more rows. */
@@ -163,9 +164,14 @@ static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int cls, int64
     while (want < d) want <<= 1;
     int best = pick_family(kernel, dtype, p_mode, cls, want, widest_fitting);
     if (best < 0 || kernel != TRITIUM_K_TRIPLET_FWD) return best;
-    if (lanes_ok && n >= TRITIUM_TRIPLET_MANY_PROGRAMS && d <= TRITIUM_TRIPLET_LANES_MAX_D) {
-        int lanes = pick_lanes(dtype, p_mode, cls, d);
+    if (n >= TRITIUM_TRIPLET_MANY_PROGRAMS && d <= TRITIUM_TRIPLET_LANES_MAX_D) {
+        int lanes = lanes_ok ? pick_lanes(dtype, p_mode, cls, d) : -1;
         if (lanes >= 0) return lanes;
+        /* rows the lanes forward does not take: the no-class family's 4 x 64 tile where it
+         * has one (aot/manifest.py, TRIPLET_NARROW_CONFIG) */
+        int narrow = pick_family(kernel, dtype, p_mode, cls, want, narrowest_64);
+        if (narrow >= 0 && tritium_variants[narrow].params[1] == 4 && tritium_variants[narrow].params[2] == 64)
+            return narrow;
     }
     if (n >= TRITIUM_TRIPLET_MANY_PROGRAMS && tritium_variants[best].params[2] == TRITIUM_TRIPLET_SPLIT_BLOCK_D &&
         d % TRITIUM_TRIPLET_SPLIT_BLOCK_D && d % TRITIUM_TRIPLET_SPLIT_BLOCK_D <= TRITIUM_TRIPLET_TAIL_MAX) {

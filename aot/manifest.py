@@ -321,7 +321,8 @@ TRIPLET_SINGLE_CONFIG = (32, 128, 8, 1)  # (ROWS, BLOCK_D, num_warps, STAGES), p
 # programs took 110. At 4096 rows (the bench's (4096, 512)) nothing changes.
 TRIPLET_MANY_PROGRAMS = 4096
 TRIPLET_MIN_PROGRAM_BYTES = 5632
-# Many short rows (N >= MANY_PROGRAMS, D of at most LANES_MAX_D) take the lanes forward
+# Many short rows narrower than 16 bytes' alignment (N >= MANY_PROGRAMS, D of at most
+# LANES_MAX_D, classes 8, 4 and 0) take the lanes forward
 # (_triplet_fwd_lanes_kernel: each row over LANES lanes of a warp, not all 32), in one of
 # LANES_CONFIGS by the row's bytes: (most row bytes, LANES, ROWS, BLOCK_D, num_warps); rows
 # past the last but one whose last step of the last config would hold at most half of its
@@ -357,6 +358,11 @@ TRIPLET_MIN_PROGRAM_BYTES = 5632
 # few registers (test_sm89_resources_and_occupancy): its 24 blocks per SM, each with its
 # rows' loads in flight, keep far more than Little's law's 4.7 KB per SM in flight (see
 # triplet_row_configs).
+# Rows of 16 bytes keep the row tiles (the many-programs rule's 16 x 64): in the library,
+# whose lanes images launch without PDL and whose mean adds a reduce launch, their forward
+# was slower in lanes tiles (H200, 'mean', us, lanes / row tiles): bf16 (65536, 64) 11.6 /
+# 10.8, fp32 (65536, 64) 15.9 / 14.8, bf16 (4096, 512) 8.0 / 7.5, fp32 9.0 / 10.4, and bf16
+# (65536, 384) 41-45 / 43 (noisy), where the kernels alone had favoured the lanes tiles.
 TRIPLET_LANES_CONFIGS = ((128, 4, 8, 64, 1), (384, 8, 4, 64, 1), (1 << 30, 16, 2, 128, 1))
 TRIPLET_LANES_MAX_D = 512
 # Rows of no class (loaded element by element) take the lanes forward up to this many bytes
@@ -695,8 +701,9 @@ def variants():
                                        plain=(rows, block_d, warps, stages) == TRIPLET_NARROW_CONFIG))
                 vec = max(aligned // DTYPE_BYTES[dtype], 1)
                 for k, (_, lanes, rows, block_d, warps) in enumerate(TRIPLET_LANES_CONFIGS):
-                    if not aligned and k and TRIPLET_LANES_CONFIGS[k - 1][0] >= TRIPLET_LANES_NO_CLASS_MAX_BYTES:
-                        continue  # rows of no class never get this far
+                    if aligned == ALIGNED or (not aligned and k and
+                                              TRIPLET_LANES_CONFIGS[k - 1][0] >= TRIPLET_LANES_NO_CLASS_MAX_BYTES):
+                        continue  # 16-byte rows, and rows of no class this long, take row tiles
                     archs = HOPPER if (dtype, aligned, p_mode, rows) in TRIPLET_LANES_HOPPER_ONLY else ()
                     out.append(Variant(TRIPLET_FWD_LANES, dtype, aligned, (p_mode, rows, block_d, lanes, vec), warps,
                                        archs=archs))

@@ -134,12 +134,13 @@ _Static_assert(TRITIUM_P_TRIPLET_FWD_LANES_ROWS == TRITIUM_P_TRIPLET_FWD_ROWS,
 /* The lanes forward's variant (_triplet_fwd_lanes_kernel) for rows of d elements: the first
  * of aot/manifest.py's TRIPLET_LANES_CONFIGS whose row bytes hold them, or for rows past
  * the last but one whose last step of the last config would be at most half full, the
- * config before it; named by its ROWS; -1 if the build lacks it, or for rows of no class
- * longer than TRIPLET_LANES_NO_CLASS_MAX_BYTES. */
+ * config before it; named by its ROWS; -1 for rows of the 16-byte class or of no class
+ * longer than TRIPLET_LANES_NO_CLASS_MAX_BYTES, or if the build lacks it. */
 static int pick_lanes(tritium_dtype dtype, int p_mode, int cls, int64_t d) {
     static const int64_t max_bytes[TRITIUM_TRIPLET_LANES_COUNT] = TRITIUM_TRIPLET_LANES_MAX_BYTES;
     static const int32_t rows[TRITIUM_TRIPLET_LANES_COUNT] = TRITIUM_TRIPLET_LANES_ROWS;
     static const int32_t block[TRITIUM_TRIPLET_LANES_COUNT] = TRITIUM_TRIPLET_LANES_BLOCK_D;
+    if (cls >= 16) return -1; /* 16-byte rows keep the row tiles (aot/manifest.py says why) */
     const int64_t bytes = d * (int64_t)tritium_dtype_size(dtype);
     int k = 0;
     while (k + 1 < TRITIUM_TRIPLET_LANES_COUNT && bytes > max_bytes[k]) ++k;
@@ -153,9 +154,10 @@ static int pick_lanes(tritium_dtype dtype, int p_mode, int cls, int64_t d) {
 /* The row-kernel variant of `kernel` for this call: the widest BLOCK_D not wider than D needs
  * (rounded up to a power of two), with the fewest rows per program among those; -1 if none.
  * Three forward rules for many rows (aot/manifest.py says why, beside their constants):
- * rows of at most TRIPLET_LANES_MAX_D elements take the lanes forward (a variant of
- * another kernel, with the forward's arguments and ROWS at the same place), or where it
- * has none for them the 4 x 64 tile of rows of no class (TRIPLET_NARROW_CONFIG); long rows whose
+ * rows narrower than 16 bytes of at most TRIPLET_LANES_MAX_D elements take the lanes
+ * forward (a variant of another kernel, with the forward's arguments and ROWS at the same
+ * place), or where it has none for them the 4 x 64 tile of rows of no class
+ * (TRIPLET_NARROW_CONFIG); long rows whose
  * last 2048-element step holds at most TRIPLET_TAIL_MAX elements take the (1, 512) tile; a
  * grid of many programs that each read little (TRIPLET_MANY_PROGRAMS) takes the narrowest
  * BLOCK_D of at least 64, whose programs hold more rows. */

@@ -267,7 +267,8 @@ def test_aligned_variants_promise_their_class():
     # triplet kernels also at each narrower class a vector of the dtype fits (8 bytes, and
     # for 16-bit types 4)
     kernels = {k.name for k in manifest.KERNELS if k.aligned_args}
-    want = {(k, dt, 16) for k in kernels for dt in elem if k != "matmul_streamed" or dt == "f32"}
+    want = {(k, dt, 16) for k in kernels - {"triplet_fwd_lanes"} for dt in elem
+            if k != "matmul_streamed" or dt == "f32"}  # the lanes forward: narrower rows only
     want |= {(k, dt, c) for k in ("triplet_fwd", "triplet_fwd_lanes", "triplet_bwd") for dt in elem
              for c in (4, 8) if c > elem[dt]}
     assert seen == want

@@ -390,6 +390,7 @@ CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TR
              "TRIPLET_MIN_PROGRAM_BYTES": TRIPLET_MIN_PROGRAM_BYTES,
              "TRIPLET_LANES_MAX_D": TRIPLET_LANES_MAX_D, "TRIPLET_TAIL_MAX": TRIPLET_TAIL_MAX,
              "TRIPLET_LANES_NO_CLASS_MAX_BYTES": TRIPLET_LANES_NO_CLASS_MAX_BYTES,
+             "TRIPLET_NARROW_ROWS": TRIPLET_NARROW_CONFIG[0], "TRIPLET_NARROW_BLOCK_D": TRIPLET_NARROW_CONFIG[1],
              "TRIPLET_LANES_MAX_BYTES": "{" + ", ".join(str(c[0]) for c in TRIPLET_LANES_CONFIGS) + "}",
              "TRIPLET_LANES_ROWS": "{" + ", ".join(str(c[2]) for c in TRIPLET_LANES_CONFIGS) + "}",
              "TRIPLET_LANES_BLOCK_D": "{" + ", ".join(str(c[3]) for c in TRIPLET_LANES_CONFIGS) + "}",
@@ -444,8 +445,8 @@ def triplet_row_configs(p_mode, aligned):
     # resource check rejects; 2 steps take 80 registers and none
     wide = (1, 2048, 8, 2 if aligned == 4 else 3)
     if p_mode == 2:  # rows of no class: TRIPLET_NARROW_CONFIG in place of 16 x 64
-        return (wide, (1, 512, 1, 1), (4, 256, 4, 1), (4, 128, 4, 1), (16, 64, 2, 1) if aligned else TRIPLET_NARROW_CONFIG,
-                (32, 32, 2, 1), TRIPLET_SINGLE_CONFIG)
+        return (wide, (1, 512, 1, 1), (4, 256, 4, 1), (4, 128, 4, 1),
+                (16, 64, 2, 1) if aligned else TRIPLET_NARROW_CONFIG, (32, 32, 2, 1), TRIPLET_SINGLE_CONFIG)
     return (wide, (4, 128, 4, 1))
 
 

@@ -134,13 +134,12 @@ _Static_assert(TRITIUM_P_TRIPLET_FWD_LANES_ROWS == TRITIUM_P_TRIPLET_FWD_ROWS,
 /* The lanes forward's variant (_triplet_fwd_lanes_kernel) for rows of d elements: the first
  * of aot/manifest.py's TRIPLET_LANES_CONFIGS whose row bytes hold them, or for rows past
  * the last but one whose last step of the last config would be at most half full, the
- * config before it; named by its ROWS; -1 for rows of the 16-byte class or of no class
- * longer than TRIPLET_LANES_NO_CLASS_MAX_BYTES, or if the build lacks it. */
+ * config before it; named by its ROWS; -1 for rows of no class longer than
+ * TRIPLET_LANES_NO_CLASS_MAX_BYTES, or if the build lacks it. */
 static int pick_lanes(tritium_dtype dtype, int p_mode, int cls, int64_t d) {
     static const int64_t max_bytes[TRITIUM_TRIPLET_LANES_COUNT] = TRITIUM_TRIPLET_LANES_MAX_BYTES;
     static const int32_t rows[TRITIUM_TRIPLET_LANES_COUNT] = TRITIUM_TRIPLET_LANES_ROWS;
     static const int32_t block[TRITIUM_TRIPLET_LANES_COUNT] = TRITIUM_TRIPLET_LANES_BLOCK_D;
-    if (cls >= 16) return -1; /* 16-byte rows keep the row tiles (aot/manifest.py says why) */
     const int64_t bytes = d * (int64_t)tritium_dtype_size(dtype);
     int k = 0;
     while (k + 1 < TRITIUM_TRIPLET_LANES_COUNT && bytes > max_bytes[k]) ++k;
@@ -166,13 +165,15 @@ static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int cls, int64
     while (want < d) want <<= 1;
     int best = pick_family(kernel, dtype, p_mode, cls, want, widest_fitting);
     if (best < 0 || kernel != TRITIUM_K_TRIPLET_FWD) return best;
-    if (n >= TRITIUM_TRIPLET_MANY_PROGRAMS && d <= TRITIUM_TRIPLET_LANES_MAX_D) {
+    /* 16-byte rows keep the row tiles (aot/manifest.py, TRIPLET_LANES_CONFIGS, says why) */
+    if (cls < 16 && n >= TRITIUM_TRIPLET_MANY_PROGRAMS && d <= TRITIUM_TRIPLET_LANES_MAX_D) {
         int lanes = lanes_ok ? pick_lanes(dtype, p_mode, cls, d) : -1;
         if (lanes >= 0) return lanes;
         /* rows the lanes forward does not take: the no-class family's 4 x 64 tile where it
          * has one (aot/manifest.py, TRIPLET_NARROW_CONFIG) */
         int narrow = pick_family(kernel, dtype, p_mode, cls, want, narrowest_64);
-        if (narrow >= 0 && tritium_variants[narrow].params[1] == 4 && tritium_variants[narrow].params[2] == 64)
+        if (narrow >= 0 && tritium_variants[narrow].params[1] == TRITIUM_TRIPLET_NARROW_ROWS &&
+            tritium_variants[narrow].params[2] == TRITIUM_TRIPLET_NARROW_BLOCK_D)
             return narrow;
     }
     if (n >= TRITIUM_TRIPLET_MANY_PROGRAMS && tritium_variants[best].params[2] == TRITIUM_TRIPLET_SPLIT_BLOCK_D &&

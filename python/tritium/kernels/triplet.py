@@ -545,9 +545,7 @@ def _triplet_bwd_flat_kernel(
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     m = offs < total
     rows64 = (offs // D).to(tl.int64)
-    a = tl.load(a_ptr + offs, mask=m, other=0.0).to(tl.float32)
-    p = tl.load(p_ptr + offs, mask=m, other=0.0).to(tl.float32)
-    n = tl.load(n_ptr + offs, mask=m, other=0.0).to(tl.float32)
+    a, p, n = _load3(a_ptr, p_ptr, n_ptr, offs, m)
     k_ap, k_an, k_pn, d_ap, d_an, d_pn = _bwd_factors(gout_ptr, saved_ptr, rows64, m, stride_g, divisor, P_MODE)
     g_a, g_p, g_n = _bwd_grads(a, p, n, k_ap, k_an, k_pn, d_ap, d_an, d_pn, eps, norm_p, swap, P_MODE)
     tl.store(ga_ptr + offs, g_a.to(ga_ptr.dtype.element_ty), mask=m & (write_a != 0))

@@ -363,6 +363,14 @@ TRIPLET_MIN_PROGRAM_BYTES = 5632
 # was slower in lanes tiles (H200, 'mean', us, lanes / row tiles): bf16 (65536, 64) 11.6 /
 # 10.8, fp32 (65536, 64) 15.9 / 14.8, bf16 (4096, 512) 8.0 / 7.5, fp32 9.0 / 10.4, and bf16
 # (65536, 384) 41-45 / 43 (noisy), where the kernels alone had favoured the lanes tiles.
+# Not used, measured (H200, 2026-11-22, sm_90 images as built, bf16 rows of the 4-byte class,
+# 65536 rows, with saved rows, us): a last step of two elements costs nearly a full one (8 x
+# 4 x 64: D = 128 19.2, D = 130 23.3, D = 192 26.6, D = 194 30.2). A half tile for a last
+# step of at most half a step's elements, loaded before the loop and joined to the main
+# tile at the end, made every width slower, not only the ones it was for (D = 64 13.3 ->
+# 14.5, 128 19.2 -> 21.7, 130 23.3 -> 24.7; the library's bf16 (65536, 37) forward 13.2 ->
+# 17.2, (65536, 250) 31.2 -> 37.3): the extra tile's code costs each program more than the
+# step it saves, in a kernel bound by instructions.
 TRIPLET_LANES_CONFIGS = ((128, 4, 8, 64, 1), (384, 8, 4, 64, 1), (1 << 30, 16, 2, 128, 1))
 TRIPLET_LANES_MAX_D = 512
 # Rows of no class (loaded element by element) take the lanes forward up to this many bytes

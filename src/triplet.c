@@ -238,18 +238,20 @@ static int pick_finish(tritium_dtype dtype, int p_mode, int64_t splits) {
     return best;
 }
 
-/* The flat backward's variant (aot/manifest.py, TRIPLET_BWD_FLAT) where it pays and the call
- * allows it, else -1. It pays where the rows' alignment class (cls) is narrower than 16
- * bytes; for rows of 16 bytes the row kernel is as fast or faster (H200, backward alone,
- * flat / row kernel, us: bf16 (65536, 300) 63 / 85, (65536, 50) 11.5 / 18.4, (65536, 37)
- * 7.6 / 52, fp32 (65536, 250) 95 / 100; rows of 16 bytes: bf16 (65536, 64) 14.4 / 13.2,
- * (4096, 512) 6.9 / 6.1, (32768, 8192) 785 / 778, fp32 (65536, 300) 118 / 121). It needs
- * the inputs and every gradient asked for to be contiguous rows (stride D, or one row),
- * their pointers 16-byte aligned, N * D a multiple of 16 bytes and, with a block more,
- * below 2^31 (the kernel's offsets are 32-bit). */
-static int pick_flat(tritium_dtype dtype, int p_mode, int cls, int64_t n, int64_t d, const void *const inputs[3],
+/* The flat backward's variant (aot/manifest.py, TRIPLET_BWD_FLAT) where the call allows it,
+ * else -1. It is as fast as the row kernel's tiles or faster for rows of every width. H200,
+ * us: the backward alone, row tiles / flat, bf16 (65536, 300) 85 / 63, (65536, 37) 52 / 7.6;
+ * rows of 16 bytes, a forward with saved rows then the backward, the library's row tiles
+ * (with PDL) / the flat kernel (compiled as built, without PDL): bf16 (65536, 384) 127.1 /
+ * 118.1, (4096, 512) 13.4 / 14.3, (128, 65536) 44.1 / 44.6, (32768, 8192) 1126 / 1121,
+ * fp32 (65536, 64) 43.1 / 42.4, (8, 1048576) 82.9 / 81.8; in the library, forward and
+ * backward through autograd, bf16 (65536, 384) went from 126.8 to 116.6 us (torch.compile
+ * 120.4) and (65536, 64) from 23.9 to 23.8. It needs the inputs and every gradient asked for
+ * to be contiguous rows (stride D, or one row), their pointers 16-byte aligned, N * D a
+ * multiple of 16 bytes and, with a block more, below 2^31 (the kernel's offsets are
+ * 32-bit). */
+static int pick_flat(tritium_dtype dtype, int p_mode, int64_t n, int64_t d, const void *const inputs[3],
                      const int64_t strides[3], const void *const grads[3], const int64_t gstrides[3]) {
-    if (cls == 16) return -1;
     int first = tritium_kernel_first[TRITIUM_K_TRIPLET_BWD_FLAT], end = first + tritium_kernel_count[TRITIUM_K_TRIPLET_BWD_FLAT];
     int best = -1;
     for (int i = first; i < end; ++i)
@@ -469,7 +471,7 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss_backward(
     float norm_p = p, divisor = reduction == TRITIUM_REDUCTION_MEAN ? (float)n : 1.0f;
     tritium_call call;
 
-    int flat = pick_flat(dtype, p_mode, cls, n, d, inputs, strides, (const void *const *)grads, gstrides);
+    int flat = pick_flat(dtype, p_mode, n, d, inputs, strides, (const void *const *)grads, gstrides);
     if (flat >= 0) {
         int64_t block = tritium_variants[flat].params[TRITIUM_P_TRIPLET_BWD_FLAT_BLOCK];
         int32_t total = (int32_t)(n * d);

@@ -108,10 +108,12 @@ def assert_close(got, ref, dtype, what, tol=None):
 # rows: D cut across programs; 5, 3, 2, 20 and 40 ranges, each finish BLOCK_S); (20, 144) and
 # (32, 128) with mean or sum the one-program forward (two steps, one). The row widths cover
 # the alignment classes (src/triplet.c, narrow_class): 16 bytes (128, 1000), 8 (fp32 130,
-# 4098; fp16/bf16 300, 9004), 4 (fp16/bf16 130, 4098) and none (37, 17)
+# 4098; fp16/bf16 300, 9004), 4 (fp16/bf16 130, 4098) and none (37, 17). Contiguous rows
+# whose N * D fills 16-byte vectors take the flat backward: (1000, 17), (96, 3) and (40, 6)
+# with rows narrower than a vector (fp16/bf16 3 and 6, fp32 3) or vectors across two rows
 TRIPLET_SHAPES = [(1, 1), (7, 37), (33, 128), (130, 300), (257, 64), (5, 2049), (3, 0), (0, 5), (64, 1000),
                   (1000, 17), (66, 130), (3, 9004), (9, 4098), (40, 4096), (2, 40000), (1, 81920), (20, 144),
-                  (32, 128)]
+                  (32, 128), (96, 3), (40, 6)]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)

@@ -497,21 +497,23 @@ def test_triplet_backward_matches_autograd(pcase, swap, reduction, dtype):
     _backward_case(a, p, n, dtype=dt, reduction=reduction, seed=seed, margin=1.0, pnorm=P_CASES[pcase], swap=swap)
 
 
-@pytest.mark.parametrize("path", ["flat", "lanes"])
+@pytest.mark.parametrize("path", ["flat", "flat_narrow", "lanes"])
 @pytest.mark.parametrize("dtype", list(DTYPES), ids=list(DTYPES))
 @pytest.mark.parametrize("reduction", ["none", "mean"])
 @pytest.mark.parametrize("swap", [False, True], ids=["noswap", "swap"])
 @pytest.mark.parametrize("pcase", list(P_CASES))
 def test_triplet_backward_other_paths(pcase, swap, reduction, dtype, path):
-    """flat: the flat kernel over 13 x 40 = 520 elements in blocks of 128 (rows straddle
-    blocks, the last block is partial); lanes: the saved rows as the lanes forward writes
-    them (the row forward's, up to the order of its sums), into the row backward."""
+    """flat: the flat kernel over 12 x 42 = 504 elements in blocks of 128 (rows straddle
+    blocks and 16-byte vectors, the last block is partial); flat_narrow: rows narrower than
+    a vector (24 x 3), whose elements take their rows by division; lanes: the saved rows as
+    the lanes forward writes them (the row forward's, up to the order of its sums), into the
+    row backward."""
     dt = DTYPES[dtype]
     seed = 7000 + 17 * list(P_CASES).index(pcase) + 5 * swap + ["none", "mean"].index(reduction)
-    a, p, n = _tied_inputs(13, 40, dt, seed)
+    a, p, n = _tied_inputs(*{"flat_narrow": (24, 3), "flat": (12, 42), "lanes": (13, 40)}[path], dt, seed)
     kw = dict(margin=1.0, pnorm=P_CASES[pcase], swap=swap)
-    if path == "flat":
-        _backward_case(a, p, n, dtype=dt, reduction=reduction, seed=seed, flat=128, **kw)
+    if path.startswith("flat"):
+        _backward_case(a, p, n, dtype=dt, reduction=reduction, seed=seed, flat=128 if path == "flat" else 32, **kw)
         return
     rows, block_d, lanes, vec = LANES_TILES[1]
     tile = dict(rows=rows, block_d=block_d, lanes=(lanes, vec))

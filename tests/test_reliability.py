@@ -163,6 +163,7 @@ def test_sanitize_script_verdict(tmp_path, race, race_err, errors, clean):
 class CaseStruct(ctypes.Structure):
     """tests/c/test_support.h's test_case."""
     _fields_ = [("kind", ctypes.c_int), ("dtype", ctypes.c_int), ("n", ctypes.c_int64), ("d", ctypes.c_int64),
+                ("pad", ctypes.c_int64),
                 ("margin", ctypes.c_float), ("p", ctypes.c_float), ("eps", ctypes.c_float), ("swap", ctypes.c_int),
                 ("reduction", ctypes.c_int), ("precision", ctypes.c_int), ("m", ctypes.c_int64),
                 ("nc", ctypes.c_int64), ("k", ctypes.c_int64), ("la", ctypes.c_int), ("lb", ctypes.c_int),

@@ -86,11 +86,12 @@ static void tr_check(tritium_status s, const char *what) {
 void case_alloc(test_case *c) {
     size_t e = dt_size(c->dtype);
     if (c->kind == CASE_TRIPLET) {
-        size_t rows = (size_t)(c->n * c->d), saved = 0, ws = 0;
+        size_t rows = (size_t)(c->n * c->d), in = c->n ? (size_t)((c->n - 1) * (c->d + c->pad) + c->d) : 0;
+        size_t saved = 0, ws = 0;
         tr_check(tritium_triplet_margin_loss_saved_size(c->n, c->p, &saved), "saved size");
         tr_check(tritium_triplet_margin_loss_workspace_size(c->n, c->d, c->reduction, &ws), "workspace size");
         int64_t outs = c->reduction == TRITIUM_REDUCTION_NONE ? c->n : 1;
-        for (int i = T_A; i <= T_N; ++i) add_buffer(c, i, rows * e);
+        for (int i = T_A; i <= T_N; ++i) add_buffer(c, i, in * e);
         add_buffer(c, T_OUT, (size_t)outs * e);
         add_buffer(c, T_SAVED, saved);
         add_buffer(c, T_WS, ws);
@@ -136,7 +137,7 @@ void case_fill(test_case *c, uint64_t *rng, CUstream s) {
     for (int i = first_out; i < c->nbuf; ++i)
         if (!is_input(c, i)) memset(c->host[i], 0xff, c->bytes[i]);
     if (c->kind == CASE_TRIPLET) {
-        size_t rows = (size_t)(c->n * c->d);
+        size_t rows = c->bytes[T_A] / dt_size(c->dtype);
         fill_normal(c, T_A, rng, rows, NULL, 1.0);
         fill_normal(c, T_P, rng, rows, c->host[T_A], 1.0);
         fill_normal(c, T_N, rng, rows, c->host[T_A], 1.2);
@@ -157,12 +158,13 @@ tritium_status case_enqueue(test_case *c, CUstream s) {
                               dptr(c->dev[M_B]), c->sb[0], c->sb[1], dptr(c->dev[M_C]), c->sc[0], c->sc[1],
                               dptr(c->dev[M_WS]), c->ws_bytes, s);
     int64_t d = c->d, gd = d > 0 ? d : 1; /* gradient rows must not overlap, even empty ones */
+    int64_t sd = d + c->pad;
     tritium_status st = tritium_triplet_margin_loss(
-        c->dtype, c->n, d, dptr(c->dev[T_A]), d, dptr(c->dev[T_P]), d, dptr(c->dev[T_N]), d, c->margin, c->p, c->eps,
-        c->swap, c->reduction, dptr(c->dev[T_OUT]), dptr(c->dev[T_SAVED]), dptr(c->dev[T_WS]), c->ws_bytes, s);
+        c->dtype, c->n, d, dptr(c->dev[T_A]), sd, dptr(c->dev[T_P]), sd, dptr(c->dev[T_N]), sd, c->margin, c->p,
+        c->eps, c->swap, c->reduction, dptr(c->dev[T_OUT]), dptr(c->dev[T_SAVED]), dptr(c->dev[T_WS]), c->ws_bytes, s);
     if (st != TRITIUM_SUCCESS) return st;
     return tritium_triplet_margin_loss_backward(
-        c->dtype, c->n, d, dptr(c->dev[T_A]), d, dptr(c->dev[T_P]), d, dptr(c->dev[T_N]), d, c->p, c->eps, c->swap,
+        c->dtype, c->n, d, dptr(c->dev[T_A]), sd, dptr(c->dev[T_P]), sd, dptr(c->dev[T_N]), sd, c->p, c->eps, c->swap,
         c->reduction, dptr(c->dev[T_GOUT]), 1, dptr(c->dev[T_SAVED]), dptr(c->dev[T_GA]), gd, dptr(c->dev[T_GP]), gd,
         dptr(c->dev[T_GN]), gd, s);
 }
@@ -180,11 +182,11 @@ static double tol_matmul(const test_case *c) {
  * *ambiguous where the gradient is not well defined (zero distance, p = inf ties) */
 static double dist_grad(const test_case *c, const void *x, const void *y, size_t row, double *g, int *ambiguous) {
     int64_t d = c->d;
+    size_t at = row * (size_t)(d + c->pad);
     double p = c->p, acc = 0.0, second = 0.0;
     int64_t arg = -1;
     for (int64_t j = 0; j < d; ++j) {
-        double u = fabs(elem_load(x, row * (size_t)d + (size_t)j, c->dtype) -
-                        elem_load(y, row * (size_t)d + (size_t)j, c->dtype) + c->eps);
+        double u = fabs(elem_load(x, at + (size_t)j, c->dtype) - elem_load(y, at + (size_t)j, c->dtype) + c->eps);
         if (isinf(p)) {
             if (u > acc) { second = acc; acc = u; arg = j; }
             else if (u > second) second = u;
@@ -196,8 +198,7 @@ static double dist_grad(const test_case *c, const void *x, const void *y, size_t
     if (dist == 0.0 || (isinf(p) && second >= acc * (1.0 - 1e-5))) *ambiguous = 1;
     if (!g) return dist;
     for (int64_t j = 0; j < d; ++j) {
-        double u = elem_load(x, row * (size_t)d + (size_t)j, c->dtype) -
-                   elem_load(y, row * (size_t)d + (size_t)j, c->dtype) + c->eps;
+        double u = elem_load(x, at + (size_t)j, c->dtype) - elem_load(y, at + (size_t)j, c->dtype) + c->eps;
         double sg = u > 0 ? 1.0 : u < 0 ? -1.0 : 0.0;
         g[j] = dist == 0.0 ? 0.0 : isinf(p) ? (j == arg ? sg : 0.0) : sg * pow(fabs(u), p - 1) / pow(dist, p - 1);
     }
@@ -361,8 +362,8 @@ int case_check(test_case *c, CUstream s, char *msg, size_t msg_size) {
 void case_describe(const test_case *c, char *buf, size_t size) {
     static const char *const red[3] = {"none", "mean", "sum"}, *const lay[4] = {"row", "col", "strided", "padded"};
     if (c->kind == CASE_TRIPLET)
-        snprintf(buf, size, "triplet %s n=%lld d=%lld p=%g %s%s", dt_name(c->dtype), (long long)c->n, (long long)c->d,
-                 (double)c->p, red[c->reduction % 3], c->swap ? " swap" : "");
+        snprintf(buf, size, "triplet %s n=%lld d=%lld%s p=%g %s%s", dt_name(c->dtype), (long long)c->n, (long long)c->d,
+                 c->pad ? " padded" : "", (double)c->p, red[c->reduction % 3], c->swap ? " swap" : "");
     else
         snprintf(buf, size, "matmul %s%s %lldx%lldx%lld A=%s B=%s C=%s%s", dt_name(c->dtype),
                  c->dtype == TRITIUM_FLOAT32 ? (c->precision == TRITIUM_PRECISION_HIGH ? " high" : " highest") : "",

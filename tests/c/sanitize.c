@@ -135,7 +135,8 @@ static void run_matmul_table(uint64_t *rng) {
             }
 }
 
-static void run_triplet_case(uint64_t *rng, int dt, float p, int64_t n, int64_t d, int swap, int reduction) {
+static void run_triplet_case(uint64_t *rng, int dt, float p, int64_t n, int64_t d, int64_t pad, int swap,
+                             int reduction) {
     test_case c;
     memset(&c, 0, sizeof c);
     c.kind = CASE_TRIPLET;
@@ -143,6 +144,7 @@ static void run_triplet_case(uint64_t *rng, int dt, float p, int64_t n, int64_t 
     c.p = p;
     c.n = n;
     c.d = d;
+    c.pad = pad;
     c.eps = 1e-6f;
     c.margin = isinf(p) || d == 0 ? 0.4f : (float)(0.15 * pow((double)d, 1.0 / p));
     c.swap = swap;
@@ -156,7 +158,9 @@ static void run_triplet(uint64_t *rng) {
      * 2064, its 512 takes 400), in each alignment class (src/triplet.c, narrow_class): 16
      * bytes; 8 bytes in fp16/bf16 (4 mod 8 elements; 16 in fp32); 4 bytes in fp16/bf16 (2
      * mod 4; 8 in fp32); none. With tails, in reduction 'none' (mean and sum of few short
-     * rows take the one-program variant) */
+     * rows take the one-program variant), and rows 8 elements apart (a row stride of d + 8
+     * keeps the class and sends the backward to its row kernel: contiguous rows take the
+     * flat one) */
     static const int64_t ds[] = {32, 48, 80, 144, 400, 528, 2064, 28, 44, 76, 140, 404, 532, 2068,
                                  30, 46, 78, 142, 402, 530, 2062, 31, 45, 77, 133, 401, 2053};
     /* the split path: 3, 10 and 34 ranges of 2048 (finish BLOCK_S 8, 32, 256), and the
@@ -166,13 +170,12 @@ static void run_triplet(uint64_t *rng) {
     for (int dt = 0; dt < 3; ++dt) {
         for (int pi = 0; pi < 4; ++pi) {
             for (size_t i = 0; i < sizeof ds / sizeof ds[0]; ++i, ++turn)
-                run_triplet_case(rng, dt, ps[pi], 37, ds[i], turn % 2, TRITIUM_REDUCTION_NONE);
+                run_triplet_case(rng, dt, ps[pi], 37, ds[i], 8, turn % 2, TRITIUM_REDUCTION_NONE);
             for (size_t i = 0; i < sizeof splits / sizeof splits[0]; ++i, ++turn)
-                run_triplet_case(rng, dt, ps[pi], 2, splits[i], turn % 2, turn % 3);
-            /* the flat backward: contiguous rows whose N * D is a multiple of 16 bytes (37
-             * rows of the narrower classes above never are); 40 x 130 = 5200 elements, five
-             * 1024-element blocks and a tail */
-            run_triplet_case(rng, dt, ps[pi], 40, 130, turn % 2, turn % 3), ++turn;
+                run_triplet_case(rng, dt, ps[pi], 2, splits[i], 0, turn % 2, turn % 3);
+            /* the flat backward: contiguous rows whose N * D is a multiple of 16 bytes; 40 x
+             * 130 = 5200 elements, five 1024-element blocks and a tail */
+            run_triplet_case(rng, dt, ps[pi], 40, 130, 0, turn % 2, turn % 3), ++turn;
         }
         /* mean and sum: the row kernels and the reduce kernel (48, 133, 2064; 37 rows are more
          * than any config's ROWS, so none takes the one-program path), and the one-program
@@ -180,9 +183,10 @@ static void run_triplet(uint64_t *rng) {
          * in D; the classes above) */
         for (int red = TRITIUM_REDUCTION_MEAN; red <= TRITIUM_REDUCTION_SUM; ++red) {
             for (int i = 0; i < 3; ++i, ++turn)
-                run_triplet_case(rng, dt, 2.0f, 37, ((const int64_t[]){48, 133, 2064})[i], turn % 2, red);
+                run_triplet_case(rng, dt, 2.0f, 37, ((const int64_t[]){48, 133, 2064})[i], 0, turn % 2, red);
             for (int i = 0; i < 4; ++i, ++turn)
-                run_triplet_case(rng, dt, 2.0f, 20, ((const int64_t[]){144, 140, 142, 143})[i], turn % 2, red);
+                run_triplet_case(rng, dt, 2.0f, 20, ((const int64_t[]){144, 140, 142, 143})[i], 0, turn % 2,
+                                 red);
         }
     }
     /* many short rows: the lanes forward's configs (rows of at most 128 bytes, 384, more,
@@ -197,13 +201,13 @@ static void run_triplet(uint64_t *rng) {
                                              : sizeof lanes_16bit / sizeof lanes_16bit[0];
         for (int pi = 0; pi < 4; ++pi)
             for (size_t i = 0; i < count; ++i, ++turn)
-                run_triplet_case(rng, dt, ps[pi], 4096, ds_l[i], turn % 2, turn % 3);
+                run_triplet_case(rng, dt, ps[pi], 4096, ds_l[i], 0, turn % 2, turn % 3);
     }
     /* the edges: no rows (mean is NaN), one element, empty rows */
     static const int64_t edges[][3] = {{0, 5, TRITIUM_REDUCTION_MEAN}, {1, 1, TRITIUM_REDUCTION_SUM},
                                        {3, 0, TRITIUM_REDUCTION_NONE}, {3, 0, TRITIUM_REDUCTION_MEAN}};
     for (size_t i = 0; i < sizeof edges / sizeof edges[0]; ++i)
-        for (int dt = 0; dt < 3; ++dt) run_triplet_case(rng, dt, 2.0f, edges[i][0], edges[i][1], 0, (int)edges[i][2]);
+        for (int dt = 0; dt < 3; ++dt) run_triplet_case(rng, dt, 2.0f, edges[i][0], edges[i][1], 0, 0, (int)edges[i][2]);
 }
 
 static int usage(void) {

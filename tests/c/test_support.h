@@ -44,6 +44,7 @@ typedef struct test_case {
     tritium_dtype dtype;
     /* triplet: forward with `saved`, then the backward of all three inputs */
     int64_t n, d;
+    int64_t pad;      /* elements between the inputs' rows (row stride d + pad; gradients stay contiguous) */
     float margin, p, eps;
     int swap;
     tritium_reduction reduction;

@@ -391,12 +391,22 @@ TRIPLET_LANES_HOPPER_ONLY = {("f32", 0, 0, 4)}
 # D = 8196 448.5 / 367.4, D = 8200 404.8 / 368.9 (torch.compile 355 at both), D = 8192 356
 # with (1, 2048).
 TRIPLET_TAIL_MAX = 512
+# Rows of fewer than WIDE_MIN_D elements take the (1, 512) tile too, with N >= MANY_PROGRAMS:
+# the (1, 2048) tile of 8 pipelined warps pays off only over several full steps. H200,
+# 2026-11-22, sm_90 images as built, 'mean' with saved rows, 16384 rows (us; (1, 2048) /
+# (1, 512) / torch.compile): bf16 D = 1030 99.6 / 39.3 / 49.4, 1300 94.7 / 38.2 / 43.6,
+# 2000 78.5 / 50.0 / 50.9, 3000 100.5 / 71.4 / 74.3, 4000 101.6 / 92.8 / 92.5; fp32 1030
+# 142.3 / 52.3 / 56.1, 2000 112.6 / 88.8 / 94.1, 3000 145.8 / 131.8 / 134.4, 4000 172.8 /
+# 172.6 / 176.0; 65536 x 1030 bf16 387.9 / 140.7 / 172.5. From four full steps on, the
+# (1, 2048) tile is ahead (32768 x 8192 bf16 349.5 / 357.8).
+TRIPLET_WIDE_MIN_D = 4 * TRIPLET_SPLIT_BLOCK_D
 CONSTANTS = {"TRIPLET_SPLIT_MAX": TRIPLET_SPLIT_MAX, "TRIPLET_SPLIT_BLOCK_D": TRIPLET_SPLIT_BLOCK_D,
              "TRIPLET_SPLIT_PROGRAMS": TRIPLET_SPLIT_PROGRAMS,
              "TRIPLET_SINGLE_MAX_STEPS": TRIPLET_SINGLE_MAX_STEPS,
              "TRIPLET_MANY_PROGRAMS": TRIPLET_MANY_PROGRAMS,
              "TRIPLET_MIN_PROGRAM_BYTES": TRIPLET_MIN_PROGRAM_BYTES,
              "TRIPLET_LANES_MAX_D": TRIPLET_LANES_MAX_D, "TRIPLET_TAIL_MAX": TRIPLET_TAIL_MAX,
+             "TRIPLET_WIDE_MIN_D": TRIPLET_WIDE_MIN_D,
              "TRIPLET_LANES_NO_CLASS_MAX_BYTES": TRIPLET_LANES_NO_CLASS_MAX_BYTES,
              "TRIPLET_NARROW_ROWS": TRIPLET_NARROW_CONFIG[0], "TRIPLET_NARROW_BLOCK_D": TRIPLET_NARROW_CONFIG[1],
              "TRIPLET_LANES_MAX_BYTES": "{" + ", ".join(str(c[0]) for c in TRIPLET_LANES_CONFIGS) + "}",

@@ -156,8 +156,9 @@ static int pick_lanes(tritium_dtype dtype, int p_mode, int cls, int64_t d) {
  * rows narrower than 16 bytes of at most TRIPLET_LANES_MAX_D elements take the lanes
  * forward (a variant of another kernel, with the forward's arguments and ROWS at the same
  * place), or where it has none for them the 4 x 64 tile of rows of no class
- * (TRIPLET_NARROW_CONFIG); long rows whose
- * last 2048-element step holds at most TRIPLET_TAIL_MAX elements take the (1, 512) tile; a
+ * (TRIPLET_NARROW_CONFIG); rows of fewer than TRIPLET_WIDE_MIN_D elements, and long rows
+ * whose last 2048-element step holds at most TRIPLET_TAIL_MAX elements, take the (1, 512)
+ * tile where the widest would be (1, 2048); a
  * grid of many programs that each read little (TRIPLET_MANY_PROGRAMS) takes the narrowest
  * BLOCK_D of at least 64, whose programs hold more rows. */
 static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int cls, int64_t n, int64_t d, int lanes_ok) {
@@ -176,9 +177,11 @@ static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int cls, int64
             tritium_variants[narrow].params[2] == TRITIUM_TRIPLET_NARROW_BLOCK_D)
             return narrow;
     }
+    const int64_t last = d % TRITIUM_TRIPLET_SPLIT_BLOCK_D;
     if (n >= TRITIUM_TRIPLET_MANY_PROGRAMS && tritium_variants[best].params[2] == TRITIUM_TRIPLET_SPLIT_BLOCK_D &&
-        d % TRITIUM_TRIPLET_SPLIT_BLOCK_D && d % TRITIUM_TRIPLET_SPLIT_BLOCK_D <= TRITIUM_TRIPLET_TAIL_MAX) {
-        /* long rows whose last 2048-element step is nearly empty: the (1, 512) tile (TRIPLET_TAIL_MAX) */
+        (d < TRITIUM_TRIPLET_WIDE_MIN_D || (last && last <= TRITIUM_TRIPLET_TAIL_MAX))) {
+        /* rows of fewer than four 2048-element steps, or whose last step is nearly empty: the
+         * (1, 512) tile (TRIPLET_WIDE_MIN_D, TRIPLET_TAIL_MAX) */
         int tail = pick_family(kernel, dtype, p_mode, cls, 512, widest_fitting);
         if (tail >= 0 && tritium_variants[tail].params[1] == 1 && tritium_variants[tail].params[2] == 512) return tail;
     }

@@ -196,13 +196,14 @@ def test_triplet_many_rows_rules(dtype):
     and each class (bf16 D = 30, 28, 45, 130, 250; fp32 30, 45, 50, 250; D = 300, whose
     last step of 128 would be less than half full, takes the config before); rows of no
     class over 384 bytes (301) the 4 x 64 row tile where p = 2; 16-byte rows (64, 512) their
-    row tiles; long rows with a nearly empty last step the (1, 512) tile (D = 2052), and
+    row tiles; rows of fewer than four 2048-element steps (1030, 2052) the (1, 512) tile,
+    as do longer rows with a nearly empty last step (8200, not 9000), and
     rows just past the lanes forward the row tiles (D = 513); each in several norms and
     reductions, with and without swap; the backward through autograd (the flat kernel where
     the rows are contiguous)."""
     cases = ((2.0, "none", False), (2.0, "mean", True), (1.0, "sum", False), (math.inf, "mean", True),
              (1.5, "none", True))
-    for d in (30, 28, 45, 50, 130, 250, 300, 301, 64, 512, 2052, 513):
+    for d in (30, 28, 45, 50, 130, 250, 300, 301, 64, 512, 2052, 513, 1030, 8200, 9000):
         a, p, n = (randn(4096, d, dtype=dtype) for _ in range(3))
         for norm_p, reduction, swap in cases:
             what = f"4096x{d} {dtype} p={norm_p} {reduction} swap={swap}"

@@ -370,7 +370,11 @@ TRIPLET_MIN_PROGRAM_BYTES = 5632
 # tile at the end, made every width slower, not only the ones it was for (D = 64 13.3 ->
 # 14.5, 128 19.2 -> 21.7, 130 23.3 -> 24.7; the library's bf16 (65536, 37) forward 13.2 ->
 # 17.2, (65536, 250) 31.2 -> 37.3): the extra tile's code costs each program more than the
-# step it saves, in a kernel bound by instructions.
+# step it saves, in a kernel bound by instructions. Pipelining the D loop through shared
+# memory (tl.range num_stages 2 or 3, cp.async) made it 1.4-4x slower (same setup, 'mean',
+# us, 1 / 2 / 3 stages: bf16 D = 130 23.4 / 51.9 / 56.1, D = 500 53.1 / 74.9 / 82.1, fp32 D
+# = 250 49.1 / 128.6 / 153.8): one-warp programs of a few steps gain nothing from loads
+# ahead and pay the copies and barriers.
 TRIPLET_LANES_CONFIGS = ((128, 4, 8, 64, 1), (384, 8, 4, 64, 1), (1 << 30, 16, 2, 128, 1))
 TRIPLET_LANES_MAX_D = 512
 # Rows of no class (loaded element by element) take the lanes forward up to this many bytes

@@ -558,9 +558,9 @@ def _triplet_bwd_flat_kernel(
     and each element selects its own; narrower rows take each element's row by division.
     Against a division and the factors' loads per element (H200, sm_90 images as built, no
     PDL, the backward alone, us): bf16 (65536, 50) 12.2 -> 11.8, (65536, 384) 76.3 ->
-    75.1, (32768, 8192) 771.9 -> 761.0; fp32 the same within 0.4. Either way the kernel
-    is now as fast as the row kernel's tiles for rows of 16 bytes too (src/triplet.c,
-    pick_flat)."""
+    75.1, (32768, 8192) 771.9 -> 761.0; fp32 the same within 0.4. With the factors per
+    vector the kernel is as fast as the row kernel's tiles for rows of 16 bytes too, which
+    it now takes as well (src/triplet.c, pick_flat)."""
     _dependent_launch(PDL)
     VEC: tl.constexpr = 128 // a_ptr.dtype.element_ty.primitive_bitwidth
     pid = _last_first()

@@ -393,7 +393,13 @@ TRIPLET_LANES_HOPPER_ONLY = {("f32", 0, 0, 4)}
 # nearly empty, at the cost of a full one (the steps are pipelined): with N >= MANY_PROGRAMS
 # they take the (1, 512) tile instead. H200, bf16, 32768 rows (us; (1, 2048) / (1, 512)):
 # D = 8196 448.5 / 367.4, D = 8200 404.8 / 368.9 (torch.compile 355 at both), D = 8192 356
-# with (1, 2048).
+# with (1, 2048). Not used, measured (H200, 2026-11-22, sm_90 images as built, 'mean' with
+# saved rows, us, the partial step last in the loop / loaded before the loop and summed
+# after it, so that its loads fly with the first step's): bf16 32768 x 8200 (1, 512) 376.1 /
+# 395.6, (1, 1024) 372.4 / 418.5, (1, 2048) 418.7 / 483.5; 32768 x 8192 (1, 2048) 355.5 /
+# 455.8; 16384 x 3600 (1, 512) 88.2 / 95.7; 65536 x 1030 (1, 512) 140.6 / 192.2; fp32 32768 x
+# 8200 (1, 1024) 712.8 / 710.4: the partial step's values, held in registers over the loop,
+# cost the programs more than its latency did.
 TRIPLET_TAIL_MAX = 512
 # Rows of fewer than WIDE_MIN_D elements take the (1, 512) tile too, with N >= MANY_PROGRAMS:
 # the (1, 2048) tile of 8 pipelined warps pays off only over several full steps. H200,
@@ -567,6 +573,16 @@ MATMUL_PACKED_CONFIGS = {
 # memory, rounded and stored K-major for wgmma, A rounded into wgmma's register operand;
 # no pack at all) reached 207-233 TF/s: 4096^3 in 663 us at best (cuBLAS 345), 8192^3 in
 # 4721 (cuBLAS 2647), M = N = 1024, K = 65536 in 593 (cuBLAS 374); not pursued either.
+# Nor was hiding the packs under the product (H200, JIT, 2026-11-22, fp32 'high', both
+# operands packed, 128 x 256 tiles): a persistent pack of P programs that triggers the next
+# launch at its start (PDL), rounds A and transposes B by chunks of 512-1024 of K and counts
+# each chunk's finished tiles in a flag (release), and a product launched with PDL that
+# waits on a chunk's flag (acquire) before its K steps. PDL did start the product beside the
+# pack (126-131 of 132 SMs at once), but the pack, on P <= 66 programs, moved 256 MB at
+# 1.1-2.3 TB/s while the product's first wave waited on it: 4096^3 in 516-590 us where pack
+# then product took 484 (cuBLAS 329), 8192^3 3.9-6.9 ms against 3.5. A pack on few programs
+# is bound by the loads each keeps in flight; and at M = N = 1024, K = 65536 the product's
+# one wave of 128 split tiles takes every SM such a pack would need.
 MATMUL_STREAMED_CONFIGS = {
     1: ((128, 256, 32, 8, 8, 3, HOPPER), (128, 128, 32, 8, 8, 3, ()), (64, 128, 32, 8, 4, 4, ()),
         (64, 64, 32, 8, 4, 4, ()), (128, 32, 32, 8, 4, 4, HOPPER)),

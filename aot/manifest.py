@@ -537,7 +537,11 @@ MATMUL_DIRECT_HOPPER_ONLY = {("f32", 0, (128, 128, 16), (2, 2, True))}
 # 1024^3-2048^3 and 4096^3 (1536^3: 25.7 us against 20.9), since each cut tile writes and
 # reads 128 KB of fp32 partials and restarts the pipeline (the prototype stored its partials
 # as bytes by mistake, so its results were wrong and these times flatter it). Neither was
-# worth a new path.
+# worth a new path. Nor was a tile 192 wide (H200, JIT, 2026-11-22, bf16, 128 x (128 + 64)
+# as two products sharing A, against a plain 128 x 256 kernel written the same way and
+# cuBLAS, us): 3072^3 97.9-105.9 / 110.5 / 76.7, 2304^3 51.0-55.8 / 56.3 / 39.3, 1536^3
+# 19.3-20.9 / 20.7 / 13.1, but 2560^3 82.0 / 61.7 / 54.3, 4096^3 251 / 203 / 177 and 6144^3
+# 860 / 703 / 619: its fuller waves gain less than its two narrower products lose.
 MATMUL_PACKED_CONFIGS = {
     # (TF32, PROMOTE) per family
     ("f32", 1): ((128, 256, 32, 8, 8, 3, HOPPER), (128, 128, 32, 8, 8, 3, ())),

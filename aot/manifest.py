@@ -543,8 +543,11 @@ MATMUL_DIRECT_HOPPER_ONLY = {("f32", 0, (128, 128, 16), (2, 2, True))}
 # 19.3-20.9 / 20.7 / 13.1, but 2560^3 82.0 / 61.7 / 54.3, 4096^3 251 / 203 / 177 and 6144^3
 # 860 / 703 / 619: its fuller waves gain less than its two narrower products lose.
 MATMUL_PACKED_CONFIGS = {
-    # (TF32, PROMOTE) per family
-    ("f32", 1): ((128, 256, 32, 8, 8, 3, HOPPER), (128, 128, 32, 8, 8, 3, ())),
+    # (TF32, PROMOTE) per family. fp32 'high' 64 x 128 (one warpgroup): mid-size products
+    # fill the SMs with it where 128 x 128 leaves half of them idle (H200, tuned, us, before
+    # -> with it, cuBLAS TF32 in a separate run: 1024^3 21.6 -> 20 (14.0), 1536^3 49.4 -> 44
+    # (36.0), 768 x 3072 x 768 38.6 -> 29 (22.8))
+    ("f32", 1): ((128, 256, 32, 8, 8, 3, HOPPER), (128, 128, 32, 8, 8, 3, ()), (64, 128, 32, 8, 4, 3, ())),
     # 'highest' adds each K step's product to the total in fp32 (PROMOTE): BLOCK_K = 64
     # halves the waits for the tensor cores that this costs
     ("f32", 0): ((128, 128, 32, 8, 8, 3, ()), (64, 256, 32, 8, 8, 3, HOPPER), (128, 128, 64, 8, 8, 3, HOPPER)),

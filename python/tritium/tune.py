@@ -37,6 +37,8 @@ from pathlib import Path
 # (the seed shape: the case vendor libraries are weak at) are measured with unaligned strides
 SHAPES = [(128, 128, 128), (256, 256, 256), (512, 512, 512), (768, 768, 768), (1024, 1024, 1024),
           (1536, 1536, 1536), (2048, 2048, 2048), (3072, 3072, 3072), (4096, 4096, 4096), (8192, 8192, 8192),
+          # mid-size products of a shorter K, or a wider N (transformer projections)
+          (4096, 4096, 1024), (768, 3072, 768),
           (8205, 5921, 2949),
           # strides that are not multiples of 16 bytes in any dtype (the aligned variants'
           # promise), where the best path differs from the aligned shapes' (unaligned loads go

@@ -42,7 +42,12 @@ def pdl(arch):
     11.3 -> 9.2 us, bf16 1 x 1024 x 1024 4.1 -> 2.8 us). The other matmul kernels do not:
     they run for tens of microseconds and more, so there is little to hide, and in the one
     H200 run with it the bf16 skinny product (M = 128, N = K = 8192, one wave of 6-stage
-    tiles) fell from 0.96x to 0.80x cuBLAS (not investigated further). A reduce after one
+    tiles) fell from 0.96x to 0.80x cuBLAS (not investigated further). With PDL for the pack,
+    packed and streamed kernels (H200, 2026-11-22, the library with TRITIUM_NO_PDL unset /
+    set, one build, us) fp32 'high' products of K = 1024 gained 3-4 % (4096 x 4096 x 1024
+    121.0 / 125.5) and 512^3 10.2 / 11.4, but 2048^3 lost 14 % (77.6 / 68.0), 3072^3 241 /
+    232 and bf16 3000^3 124.4 / 115.8: the product's programs, placed while the pack's
+    last ones still run, start unevenly. A reduce after one
     of them starts when it ends (no early trigger), as it would without PDL. Variants marked
     `plain` (the triplet forward's TRIPLET_NARROW_CONFIG) opt out too."""
     return int(arch >= 90)
@@ -537,7 +542,12 @@ MATMUL_DIRECT_HOPPER_ONLY = {("f32", 0, (128, 128, 16), (2, 2, True))}
 # 1024^3-2048^3 and 4096^3 (1536^3: 25.7 us against 20.9), since each cut tile writes and
 # reads 128 KB of fp32 partials and restarts the pipeline (the prototype stored its partials
 # as bytes by mistake, so its results were wrong and these times flatter it). Neither was
-# worth a new path. Nor was a tile 192 wide (H200, JIT, 2026-11-22, bf16, 128 x (128 + 64)
+# worth a new path. Nor was a persistent product (one program per SM, or two, looping
+# over tiles with the K loop flattened into the tile loop, tl.range(flatten=True), so that
+# the next tile's loads overlap this one's epilogue; H200, JIT, 2026-11-22, us, one tile a
+# program / persistent): bf16 128 x 256 8192 x 8192 x 512 142.0 / 143.4 (cuBLAS 105.6),
+# 4096 x 4096 x 1024 58.6 / 64.8, 3072^3 109.9 / 126.9, 4096^3 192.7 / 218.7; fp32 'high'
+# (operands rounded beforehand) 128 x 128 4096^3 461.7 / 580-588. Nor was a tile 192 wide (H200, JIT, 2026-11-22, bf16, 128 x (128 + 64)
 # as two products sharing A, against a plain 128 x 256 kernel written the same way and
 # cuBLAS, us): 3072^3 97.9-105.9 / 110.5 / 76.7, 2304^3 51.0-55.8 / 56.3 / 39.3, 1536^3
 # 19.3-20.9 / 20.7 / 13.1, but 2560^3 82.0 / 61.7 / 54.3, 4096^3 251 / 203 / 177 and 6144^3

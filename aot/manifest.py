@@ -547,16 +547,16 @@ MATMUL_DIRECT_HOPPER_ONLY = {("f32", 0, (128, 128, 16), (2, 2, True))}
 # the next tile's loads overlap this one's epilogue; H200, JIT, 2026-11-22, us, one tile a
 # program / persistent): bf16 128 x 256 8192 x 8192 x 512 142.0 / 143.4 (cuBLAS 105.6),
 # 4096 x 4096 x 1024 58.6 / 64.8, 3072^3 109.9 / 126.9, 4096^3 192.7 / 218.7; fp32 'high'
-# (operands rounded beforehand) 128 x 128 4096^3 461.7 / 580-588. Nor was a tile 192 wide (H200, JIT, 2026-11-22, bf16, 128 x (128 + 64)
-# as two products sharing A, against a plain 128 x 256 kernel written the same way and
-# cuBLAS, us): 3072^3 97.9-105.9 / 110.5 / 76.7, 2304^3 51.0-55.8 / 56.3 / 39.3, 1536^3
+# (operands rounded beforehand) 128 x 128 4096^3 461.7 / 580-588. Nor was a tile 192 wide
+# (H200, JIT, 2026-11-22, bf16, 128 x (128 + 64) as two products sharing A, against a plain
+# 128 x 256 kernel written the same way and cuBLAS, us): 3072^3 97.9-105.9 / 110.5 / 76.7, 2304^3 51.0-55.8 / 56.3 / 39.3, 1536^3
 # 19.3-20.9 / 20.7 / 13.1, but 2560^3 82.0 / 61.7 / 54.3, 4096^3 251 / 203 / 177 and 6144^3
 # 860 / 703 / 619: its fuller waves gain less than its two narrower products lose.
 MATMUL_PACKED_CONFIGS = {
     # (TF32, PROMOTE) per family. fp32 'high' 64 x 128 (one warpgroup): mid-size products
-    # fill the SMs with it where 128 x 128 leaves half of them idle (H200, tuned, us, before
-    # -> with it, cuBLAS TF32 in a separate run: 1024^3 21.6 -> 20 (14.0), 1536^3 49.4 -> 44
-    # (36.0), 768 x 3072 x 768 38.6 -> 29 (22.8))
+    # fill the SMs with it where 128 x 128 leaves half of them idle (H200, 2026-11-22, the
+    # library before -> after re-tuning with it, cuBLAS TF32, us: 1024^3 23.2 -> 20.3 (14.3),
+    # 1536^3 49.2 -> 45.0 (36.0), 768 x 3072 x 768 38.6 -> 28.9 (22.9))
     ("f32", 1): ((128, 256, 32, 8, 8, 3, HOPPER), (128, 128, 32, 8, 8, 3, ()), (64, 128, 32, 8, 4, 3, ())),
     # 'highest' adds each K step's product to the total in fp32 (PROMOTE): BLOCK_K = 64
     # halves the waits for the tensor cores that this costs

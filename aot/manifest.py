@@ -549,9 +549,10 @@ MATMUL_DIRECT_HOPPER_ONLY = {("f32", 0, (128, 128, 16), (2, 2, True))}
 # 4096 x 4096 x 1024 58.6 / 64.8, 3072^3 109.9 / 126.9, 4096^3 192.7 / 218.7; fp32 'high'
 # (operands rounded beforehand) 128 x 128 4096^3 461.7 / 580-588. Nor was a tile 192 wide
 # (H200, JIT, 2026-11-22, bf16, 128 x (128 + 64) as two products sharing A, against a plain
-# 128 x 256 kernel written the same way and cuBLAS, us): 3072^3 97.9-105.9 / 110.5 / 76.7, 2304^3 51.0-55.8 / 56.3 / 39.3, 1536^3
-# 19.3-20.9 / 20.7 / 13.1, but 2560^3 82.0 / 61.7 / 54.3, 4096^3 251 / 203 / 177 and 6144^3
-# 860 / 703 / 619: its fuller waves gain less than its two narrower products lose.
+# 128 x 256 kernel written the same way and cuBLAS, us): 3072^3 97.9-105.9 / 110.5 / 76.7,
+# 2304^3 51.0-55.8 / 56.3 / 39.3, 1536^3 19.3-20.9 / 20.7 / 13.1, but 2560^3 82.0 / 61.7 /
+# 54.3, 4096^3 251 / 203 / 177 and 6144^3 860 / 703 / 619: its fuller waves gain less than
+# its two narrower products lose.
 MATMUL_PACKED_CONFIGS = {
     # (TF32, PROMOTE) per family. fp32 'high' 64 x 128 (one warpgroup): mid-size products
     # fill the SMs with it where 128 x 128 leaves half of them idle (H200, 2026-11-22, the

@@ -150,6 +150,11 @@ static int pick_lanes(tritium_dtype dtype, int p_mode, int cls, int64_t d) {
     return tritium_variants[v].aligned == 0 && bytes > TRITIUM_TRIPLET_LANES_NO_CLASS_MAX_BYTES ? -1 : v;
 }
 
+/* Variant v if it is the (rows, block_d) tile a rule asks for, else -1 (also for v = -1). */
+static int tile_or_none(int v, int32_t rows, int32_t block_d) {
+    return v >= 0 && tritium_variants[v].params[1] == rows && tritium_variants[v].params[2] == block_d ? v : -1;
+}
+
 /* The row-kernel variant of `kernel` for this call: the widest BLOCK_D not wider than D needs
  * (rounded up to a power of two), with the fewest rows per program among those; -1 if none.
  * Three forward rules for many rows (aot/manifest.py says why, beside their constants):
@@ -172,18 +177,17 @@ static int pick_rows(int kernel, tritium_dtype dtype, int p_mode, int cls, int64
         if (lanes >= 0) return lanes;
         /* rows the lanes forward does not take: the no-class family's 4 x 64 tile where it
          * has one (aot/manifest.py, TRIPLET_NARROW_CONFIG) */
-        int narrow = pick_family(kernel, dtype, p_mode, cls, want, narrowest_64);
-        if (narrow >= 0 && tritium_variants[narrow].params[1] == TRITIUM_TRIPLET_NARROW_ROWS &&
-            tritium_variants[narrow].params[2] == TRITIUM_TRIPLET_NARROW_BLOCK_D)
-            return narrow;
+        int narrow = tile_or_none(pick_family(kernel, dtype, p_mode, cls, want, narrowest_64),
+                                  TRITIUM_TRIPLET_NARROW_ROWS, TRITIUM_TRIPLET_NARROW_BLOCK_D);
+        if (narrow >= 0) return narrow;
     }
     const int64_t last = d % TRITIUM_TRIPLET_SPLIT_BLOCK_D;
     if (n >= TRITIUM_TRIPLET_MANY_PROGRAMS && tritium_variants[best].params[2] == TRITIUM_TRIPLET_SPLIT_BLOCK_D &&
         (d < TRITIUM_TRIPLET_WIDE_MIN_D || (last && last <= TRITIUM_TRIPLET_TAIL_MAX))) {
         /* rows of fewer than four 2048-element steps, or whose last step is nearly empty: the
          * (1, 512) tile (TRIPLET_WIDE_MIN_D, TRIPLET_TAIL_MAX) */
-        int tail = pick_family(kernel, dtype, p_mode, cls, 512, widest_fitting);
-        if (tail >= 0 && tritium_variants[tail].params[1] == 1 && tritium_variants[tail].params[2] == 512) return tail;
+        int tail = tile_or_none(pick_family(kernel, dtype, p_mode, cls, 512, widest_fitting), 1, 512);
+        if (tail >= 0) return tail;
     }
     int64_t rows = tritium_variants[best].params[1];
     if ((n + rows - 1) / rows > TRITIUM_TRIPLET_MANY_PROGRAMS &&

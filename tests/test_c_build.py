@@ -298,17 +298,25 @@ for v in manifest.variants():
         continue
     src = ASTSource(build._load_kernel(v.kernel), v.signature(), constexprs=v.constexprs(89), attrs=v.attrs())
     k = triton.compile(src, target=GPUTarget("cuda", 89, 32), options={"num_warps": v.num_warps, "num_stages": 1})
-    out.append((v.ident, values["LANES"], values["VEC"], v.num_warps, re.findall(r"#blocked\d* = .*", k.asm["ttgir"])))
+    out.append((v.ident, values["LANES"], values["VEC"], v.num_warps, re.findall(r"#blocked\d* = .*", k.asm["ttgir"]),
+                v.aligned))
 print(json.dumps(out))
 """
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     res = run([sys.executable, "-c", script, str(REPO / "aot")], env=env, timeout=600)
     checked = json.loads(res.stdout.strip().splitlines()[-1])
-    for ident, lanes, vec, warps, layouts in checked:
+    for ident, lanes, vec, warps, layouts, _ in checked:
         want = (f"sizePerThread = [1, 1, 1, {vec}], threadsPerWarp = [{lanes}, {32 // lanes}, 1, 1], "
                 f"warpsPerCTA = [1, {warps}, 1, 1]")
         assert any(want in line for line in layouts), (ident, layouts)
-    assert len(checked) >= 8  # every class narrower than 16 bytes, several configs
+    # every class narrower than 16 bytes (16-byte rows keep the row tiles), several configs each
+    sys.path.insert(0, str(REPO / "aot"))
+    import manifest
+    per_class = {}
+    for c in checked:
+        per_class[c[5]] = per_class.get(c[5], 0) + 1
+    assert set(per_class) == {c for c in manifest.TRIPLET_ALIGN_CLASSES["bf16"] if c < 16}, per_class
+    assert min(per_class.values()) >= 2, per_class
 
 
 def test_cubins_have_the_arch_they_claim():

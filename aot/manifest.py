@@ -311,7 +311,10 @@ TRIPLET_SPLIT_PROGRAMS = 256
 # memory round trip (the single program's loop is not pipelined), a launch about two: on an
 # H200 (PDL, device time) a (32, 128) forward took 2.7 us as one program of four 32 x 32
 # steps, 2.2 (fp32) / 1.9 (bf16) as one 32 x 128 step, and 2.8-3.0 as the row grid and its
-# reduce at (256, 128).
+# reduce at (256, 128). Its warps do not matter (H200, JIT with PDL, mean, us, 4 / 8 / 16 / 32
+# warps): fp32 (32, 128) 2.19 / 2.01 / 2.02 / 1.97, bf16 1.89-2.00; a program's load, its
+# reductions and its store take ~2 us where the bench's traffic kernel, 16 programs that only
+# read, takes 1.0.
 TRIPLET_SINGLE_MAX_STEPS = 2
 TRIPLET_SINGLE_CONFIG = (32, 128, 8, 1)  # (ROWS, BLOCK_D, num_warps, STAGES), p = 2, aligned rows
 # Many short programs: a forward grid of more than MANY_PROGRAMS programs, each reading fewer
@@ -774,7 +777,18 @@ def variants():
                         out.append(Variant(TRIPLET_FINISH, dtype, 0, (p_mode, rows, block_s), 8))
         # the reduce: 16 warps issue 8 loads of 2048 partials each per step (the 32768
         # partials of (32768, 8192) in 2 steps: 2.9 us per call on an H200, where one load
-        # of 1024 per step took 6.0)
+        # of 1024 per step took 6.0). Not used, measured: one launch, where the last program
+        # to finish (counted by an atomic add) sums the partials in the same fixed order (H200,
+        # JIT prototype of the row forward, 'mean', device time; none / partials + a reduce
+        # launch / last program with a counter zeroed beforehand / last program with a
+        # counter tagged per call, so that no zeroing is needed, us): fp32 256 x 128 (64
+        # programs) 2.63 / 4.74 / 3.38 / 6.31, 1024 x 256 (256) 4.12 / 6.51 / 4.89 / 8.05,
+        # 4096 x 512 (4096) 8.81 / 11.73 / 11.93 / 21.96, bf16 65536 x 64 (2048) 9.01 /
+        # 11.77 / 10.28 / 22.17. The zeroed counter saves 0.7-1.5 us up to ~2000 programs and
+        # nothing at 4096 (its adds to one address queue up), but needs every caller's
+        # workspace zeroed before its first use; the tagged counter, which recognizes a stale
+        # value and re-arms it by compare-and-swap, lost everywhere. The reduce launch (with
+        # PDL) stays.
         out.append(Variant(TRIPLET_REDUCE, dtype, 0, (2048, 8), 16))
     out += matmul_variants()
     # grouped by kernel, so that the runtime searches one kernel's range

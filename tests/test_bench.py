@@ -70,3 +70,26 @@ def test_triplet_ceiling_is_the_best_read_from_memory():
     assert not r["ok_compile"] and r["ok_floor"] and r["vs_eager"] == pytest.approx(3000 / 700)
     r = triplet_derive(dict(small), ceiling, 1.5)    # floor: the larger of bytes / ceiling and 2 launches
     assert r["floor_us"] == pytest.approx(max((40 << 20) / ceiling / 1e3, 3.0)) and r["ok_compile"]
+
+
+def test_traffic_reference_is_reported_where_present(tmp_path):
+    """Rows that carry the traffic reference get its columns, its bars and a say in the read
+    ceiling; rows of earlier runs, without it, report as before (the tests above)."""
+    from tritium.bench import fractions, triplet_ceiling, triplet_derive, triplet_table
+    run = _run_json()
+    trip = [r for r in run["rows"] if r["op"] == "triplet"]
+    for r in trip:
+        r["traffic_us"] = 9.0 if r["mode"] == "fwd" else 18.0
+    table = triplet_table(trip)
+    assert "| traffic µs | traffic x floor |" in table and "| 9.00 | 1.12 |" in table
+    labels, impls = fractions(trip)["triplet"]
+    assert impls["traffic"][0] == pytest.approx(8 / 9)
+    big = {"op": "triplet", "mode": "fwd", "bytes": 3 << 30, "tritium_us": 700.0, "eager_us": 3000.0,
+           "compile_us": 690.0, "traffic_us": 680.0}
+    assert triplet_ceiling([big], 4400.0, 50 << 20) == pytest.approx((3 << 30) / 680.0 / 1e3)
+    assert triplet_derive(dict(big), 4400.0, 1.5)["traffic_floor"] == pytest.approx(680.0 / ((3 << 30) / 4400.0 / 1e3))
+    src = tmp_path / "run.json"
+    src.write_text(json.dumps(run))
+    p = subprocess.run([sys.executable, "-m", "tritium", "bench", "--from", str(src)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0 and "traffic x floor" in p.stdout, p.stderr

@@ -1164,3 +1164,28 @@ def test_matmul_round_to_tf32_random_bits():
     ok = np.isfinite(y)
     ulp = np.spacing(np.abs(x[ok]).astype(np.float32)).astype(np.float64) * 2**13
     assert (np.abs(y[ok] - x[ok]) <= ulp / 2).all()
+
+
+# ---- the benchmark's traffic reference (python/tritium/_traffic.py) ---------------------------
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("block,steps", [(256, 1), (512, 2)])
+def test_traffic_kernels_move_every_element(dtype, block, steps):
+    """The bench's pure-traffic kernels read every element (read3's per-program sums add up to
+    the inputs' total) and rw3 writes every element of its three outputs, tail included."""
+    from tritium import _traffic
+    g = _gen(77)
+    total = 3 * block * steps + 37  # a partial last program
+    a, p, n = (torch.randn(total, generator=g, dtype=torch.float64).to(dtype) for _ in range(3))
+    grid = triton.cdiv(total, block * steps)
+    out = torch.full((grid,), float("nan"))
+    _traffic.read3[(grid,)](a, p, n, out, total, BLOCK=block, STEPS=steps, PDL=0)
+    want = (a.double() + p.double() + n.double()).reshape(-1)
+    want = torch.nn.functional.pad(want, (0, grid * block * steps - total)).reshape(grid, -1).sum(1)
+    assert torch.allclose(out.double(), want, rtol=1e-5, atol=1e-4)
+    outs = [torch.full((total,), float("nan"), dtype=dtype) for _ in range(3)]
+    _traffic.rw3[(grid,)](a, p, n, *outs, total, BLOCK=block, STEPS=steps, PDL=0)
+    for got, ref in zip(outs, (a.double() - p.double(), p.double() - n.double(), n.double() - a.double())):
+        assert not got.isnan().any()
+        tol = 2 ** -7 if dtype == torch.bfloat16 else 1e-6  # one rounding to the output dtype
+        assert torch.allclose(got.double(), ref, rtol=tol, atol=tol)

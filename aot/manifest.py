@@ -470,6 +470,13 @@ def triplet_row_configs(p_mode, aligned):
       most TRIPLET_SINGLE_MAX_STEPS steps; TRIPLET_SINGLE_CONFIG (32 x 128, 8 warps) is
       there for it: 12 K elements a step, 48 per thread, no shared memory beyond the
       reductions. The row grid never takes it (at equal BLOCK_D it takes fewer rows);
+    * re-checked with PDL against the bench's traffic reference (H200, JIT, 2026-11-22,
+      main kernel / with its reduce, us): bf16 (4096, 512) 1 x 512 on 1 warp 5.84 / 7.09,
+      2 x 512 on 2 warps 5.47 / 6.73, 4 x 512 on 4 warps 5.66 / 6.95, 8 x 512 on 8 warps
+      6.16 / 7.53 (traffic 4.42 alone); fp32 7.41 / 8.68, 7.53 / 8.73, 7.61 / 8.79, 11.25 /
+      12.66 (traffic 7.08); (65536, 64) bf16 16 x 64 on 2 warps 8.67 / 10.15, the best of six
+      tiles of 16-128 rows; (1024, 256) all six tiles of 1-8 rows within 0.2 us. No tile
+      gains more than 5 %, so the set stays;
     * ROWS grows as D shrinks so that short rows still fill a step; the split path
       (TRIPLET_SPLIT_*) covers the opposite case, few rows of many elements.
     The common case (p = 2) gets the full set in every alignment class (with

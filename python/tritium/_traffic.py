@@ -12,6 +12,8 @@ TRITIUM_NO_PDL is set."""
 import triton
 import triton.language as tl
 
+from tritium.kernels.triplet import _dependent_launch
+
 READ_TILES = ((256, 2, 1), (512, 4, 1), (512, 4, 2), (1024, 4, 1), (1024, 8, 1), (2048, 8, 1), (2048, 16, 1),
               (2048, 16, 4), (4096, 16, 1))
 WRITE_TILES = ((256, 2, 1), (512, 4, 1), (512, 8, 1), (1024, 8, 1), (1024, 16, 1), (2048, 4, 1), (4096, 8, 2),
@@ -20,15 +22,8 @@ MIN_PROGRAMS = 264  # tiles of several steps only where they still make two prog
 
 
 @triton.jit
-def _dependent(PDL: tl.constexpr):
-    if PDL:  # as the library's kernels do (kernels/triplet.py, _dependent_launch)
-        tl.extra.cuda.gdc_wait()
-        tl.extra.cuda.gdc_launch_dependents()
-
-
-@triton.jit
 def read3(a, p, n, out, total, BLOCK: tl.constexpr, STEPS: tl.constexpr, PDL: tl.constexpr):
-    _dependent(PDL)
+    _dependent_launch(PDL)
     base = tl.program_id(0).to(tl.int64) * (BLOCK * STEPS)
     acc = tl.zeros([BLOCK], tl.float32)
     for i in tl.range(STEPS):
@@ -41,7 +36,7 @@ def read3(a, p, n, out, total, BLOCK: tl.constexpr, STEPS: tl.constexpr, PDL: tl
 
 @triton.jit
 def rw3(a, p, n, ga, gp, gn, total, BLOCK: tl.constexpr, STEPS: tl.constexpr, PDL: tl.constexpr):
-    _dependent(PDL)
+    _dependent_launch(PDL)
     base = tl.program_id(0).to(tl.int64) * (BLOCK * STEPS)
     for i in tl.range(STEPS):
         o = base + i * BLOCK + tl.arange(0, BLOCK)
@@ -67,7 +62,7 @@ def best_us(device_us, sets, total):
     import os
     import torch
     pdl = int(torch.cuda.get_device_capability(sets[0][0].device) >= (9, 0) and not os.environ.get("TRITIUM_NO_PDL"))
-    out = torch.empty(triton.cdiv(total, READ_TILES[0][0]), device=sets[0][0].device)
+    out = torch.empty(triton.cdiv(total, min(block for block, _, _ in READ_TILES)), device=sets[0][0].device)
 
     def fwd(tile):
         block, warps, steps = tile
@@ -84,6 +79,9 @@ def best_us(device_us, sets, total):
                                                launch_pdl=bool(pdl))
         return call
 
-    f_us, f_tile = min((device_us(fwd(t), sets), t) for t in READ_TILES if _grid(total, *t[::2]))
-    fb_us = min(device_us(fwd_bwd(fwd(f_tile), t), sets) for t in WRITE_TILES if _grid(total, *t[::2]))
+    def usable(tiles):
+        return [(block, warps, steps) for block, warps, steps in tiles if _grid(total, block, steps)]
+
+    f_us, f_tile = min((device_us(fwd(t), sets), t) for t in usable(READ_TILES))
+    fb_us = min(device_us(fwd_bwd(fwd(f_tile), t), sets) for t in usable(WRITE_TILES))
     return f_us, fb_us

@@ -35,9 +35,9 @@ ceiling, launches * launch_us), with 1 launch for the forward and 2 for forward+
 
 Traffic reference (triplet, _traffic.py): per row, the fastest of a few Triton kernels that
 only move the call's bytes (read a, p and n; for forward+backward also a second launch that
-reads them and writes three outputs of their size), timed the same way. Its "x floor"
-shows how close to the floor a kernel that computes nothing comes at that size: launch,
-memory latency and the ramp to full bandwidth keep small and mid rows above it. matmul
+reads them and writes three outputs of their size), launched as the library launches its
+triplet kernels and timed the same way. Its "x floor" shows how close to the floor a
+kernel that computes nothing comes at that size. matmul
 rows show the library's rates beside cuBLAS, with both results' relative errors against
 fp64.
 

@@ -194,6 +194,17 @@ TRIPLET_BWD_FLAT = Kernel(
     aligned_args=("a_ptr", "p_ptr", "n_ptr", "ga_ptr", "gp_ptr", "gn_ptr", "total"),
 )
 
+# The one-program mean or sum of a small batch, p = 2 (TRIPLET_SINGLE_TILE): swap and save
+# are constants, so that the program runs no branch it does not use
+TRIPLET_SINGLE = Kernel(
+    name="triplet_single", module="tritium.kernels.triplet", function="_triplet_single_kernel",
+    args=(("a_ptr", "*T"), ("p_ptr", "*T"), ("n_ptr", "*T"), ("out_ptr", "*T"), ("saved_ptr", "*fp32"),
+          ("N", "i32"), ("D", "i32"), ("stride_a", "i64"), ("stride_p", "i64"), ("stride_n", "i64"),
+          ("margin", "fp32"), ("eps", "fp32"), ("divisor", "fp32")),
+    params=("ROWS", "BLOCK_D", "SWAP", "SAVE"),
+    aligned_args=("a_ptr", "p_ptr", "n_ptr", "D", "stride_a", "stride_p", "stride_n"),
+)
+
 TRIPLET_REDUCE = Kernel(
     name="triplet_reduce", module="tritium.kernels.triplet", function="_triplet_reduce_kernel",
     args=(("partial_ptr", "*fp32"), ("out_ptr", "*T"), ("count", "i32"), ("divisor", "fp32")),
@@ -276,7 +287,7 @@ MATMUL_REDUCE = Kernel(
     always_aligned=("partial_ptr",),  # workspace, 256-byte aligned
 )
 
-KERNELS = (TRIPLET_FWD, TRIPLET_FWD_LANES, TRIPLET_FINISH, TRIPLET_REDUCE, TRIPLET_BWD, TRIPLET_BWD_FLAT, MATMUL,
+KERNELS = (TRIPLET_FWD, TRIPLET_FWD_LANES, TRIPLET_FINISH, TRIPLET_SINGLE, TRIPLET_REDUCE, TRIPLET_BWD, TRIPLET_BWD_FLAT, MATMUL,
            MATMUL_PACK, MATMUL_PACKED, MATMUL_STREAMED, MATMUL_GEMV, MATMUL_REDUCE)
 
 
@@ -317,6 +328,13 @@ TRIPLET_SPLIT_PROGRAMS = 256
 # read, takes 1.0.
 TRIPLET_SINGLE_MAX_STEPS = 2
 TRIPLET_SINGLE_CONFIG = (32, 128, 8, 1)  # (ROWS, BLOCK_D, num_warps, STAGES), p = 2, aligned rows
+# (ROWS, BLOCK_D, num_warps) of _triplet_single_kernel, which takes the one-program mean and
+# sum for p = 2 where the rows fit this one tile (the row kernel's one-program grid keeps the
+# rest: other p, and rows of up to TRIPLET_SINGLE_MAX_STEPS steps). Built for the 16-byte
+# class and for rows of no class, each with swap and save as constants (the kernel says why,
+# with its timings). For the 4090: 12 K elements, 48 per thread of 256, and no shared memory
+# beyond the reductions, as TRIPLET_SINGLE_CONFIG.
+TRIPLET_SINGLE_TILE = (32, 128, 8)
 # Many short programs: a forward grid of more than MANY_PROGRAMS programs, each reading fewer
 # than MIN_PROGRAM_BYTES of a, p and n, is bound by starting programs, not by memory; it
 # takes the family's narrowest config of BLOCK_D >= 64 instead (16 rows of 64 where p = 2
@@ -797,6 +815,11 @@ def variants():
         # value and re-arms it by compare-and-swap, lost everywhere. The reduce launch (with
         # PDL) stays.
         out.append(Variant(TRIPLET_REDUCE, dtype, 0, (2048, 8), 16))
+        rows, block_d, warps = TRIPLET_SINGLE_TILE
+        for aligned in (ALIGNED, 0):
+            for swap in (0, 1):
+                for save in (0, 1):
+                    out.append(Variant(TRIPLET_SINGLE, dtype, aligned, (rows, block_d, swap, save), warps))
     out += matmul_variants()
     # grouped by kernel, so that the runtime searches one kernel's range
     order = {k.name: i for i, k in enumerate(KERNELS)}

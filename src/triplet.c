@@ -224,6 +224,25 @@ static int pick_single(tritium_dtype dtype, int p_mode, int cls, int64_t n, int6
     return best >= 0 && best_steps <= TRITIUM_TRIPLET_SINGLE_MAX_STEPS ? best : -1;
 }
 
+/* For mean/sum with p = 2: the one-program kernel (_triplet_single_kernel) whose tile holds
+ * all n rows of d elements, built with this swap and save, from the widest alignment class
+ * at most `cls` (the build has 16 and 0); -1 if none. It comes before pick_single: its
+ * program runs only the code the call needs (the kernel says what that saves). */
+static int pick_single_tile(tritium_dtype dtype, int p_mode, int cls, int64_t n, int64_t d, int swap, int save) {
+    if (p_mode != 2) return -1;
+    int best = -1;
+    int first = tritium_kernel_first[TRITIUM_K_TRIPLET_SINGLE], end = first + tritium_kernel_count[TRITIUM_K_TRIPLET_SINGLE];
+    for (int i = first; i < end; ++i) {
+        const tritium_variant *v = &tritium_variants[i];
+        if (v->dtype != dtype || v->aligned > cls || v->params[TRITIUM_P_TRIPLET_SINGLE_ROWS] < n ||
+            v->params[TRITIUM_P_TRIPLET_SINGLE_BLOCK_D] < d || v->params[TRITIUM_P_TRIPLET_SINGLE_SWAP] != swap ||
+            v->params[TRITIUM_P_TRIPLET_SINGLE_SAVE] != save)
+            continue;
+        if (best < 0 || v->aligned > tritium_variants[best].aligned) best = i;
+    }
+    return best;
+}
+
 static int pick_reduce(tritium_dtype dtype) {
     int first = tritium_kernel_first[TRITIUM_K_TRIPLET_REDUCE];
     for (int i = first; i < first + tritium_kernel_count[TRITIUM_K_TRIPLET_REDUCE]; ++i)
@@ -358,7 +377,8 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
     const int p_mode = p_mode_of(p);
     int64_t splits, chunk;
     plan_split(n, d, &splits, &chunk);
-    int single = reduce && splits == 1 && n > 0 ? pick_single(dtype, p_mode, cls, n, d) : -1;
+    int tile = reduce && splits == 1 && n > 0 ? pick_single_tile(dtype, p_mode, cls, n, d, swap, saved != NULL) : -1;
+    int single = tile < 0 && reduce && splits == 1 && n > 0 ? pick_single(dtype, p_mode, cls, n, d) : -1;
     int fwd = single >= 0 ? single : n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, cls, n, d, 1) : -1;
     int fin = splits > 1 ? pick_finish(dtype, p_mode, splits) : -1;
     int red = reduce && splits == 1 && single < 0 ? pick_reduce(dtype) : -1;
@@ -371,6 +391,18 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
 
     tritium_call call;
     if ((s = tritium_call_begin(&call, stream, anchor))) return s;
+    if (tile >= 0) {
+        /* _triplet_single_kernel(a_ptr, p_ptr, n_ptr, out_ptr, saved_ptr, N, D, stride_a, stride_p, stride_n,
+         *                        margin, eps, divisor, ROWS, BLOCK_D, SWAP, SAVE) */
+        CUdeviceptr a_ = (CUdeviceptr)anchor, p_ = (CUdeviceptr)positive, n_ = (CUdeviceptr)negative;
+        CUdeviceptr o_ = (CUdeviceptr)out, sv_ = (CUdeviceptr)saved;
+        int32_t n32 = (int32_t)n, d32 = (int32_t)d;
+        float divisor = reduction == TRITIUM_REDUCTION_MEAN ? (float)n : 1.0f;
+        void *args[] = {&a_, &p_, &n_, &o_, &sv_, &n32, &d32, &st[0], &st[1], &st[2], &margin, &eps, &divisor};
+        s = tritium_launch(&call, tile, 1, 1, args, (int)(sizeof args / sizeof args[0]));
+        tritium_call_end(&call);
+        return s;
+    }
     /* a lanes variant the build ships for other archs only (aot/manifest.py,
      * TRIPLET_LANES_HOPPER_ONLY): the row tiles instead, which every family has */
     if (fwd >= 0 && tritium_variants[fwd].kernel == TRITIUM_K_TRIPLET_FWD_LANES &&

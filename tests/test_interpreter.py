@@ -48,7 +48,7 @@ from tritium.kernels.matmul import (_matmul_gemv_kernel, _matmul_kernel, _matmul
 from tritium.kernels.triplet import (  # noqa: E402
     P_GENERAL, P_INF, P_ONE, P_TWO, PARTIAL_W, SAVED_W, SAVED_W_INF, _triplet_bwd_flat_kernel,
     _triplet_bwd_kernel, _triplet_finish_kernel, _triplet_fwd_kernel, _triplet_fwd_lanes_kernel,
-    _triplet_reduce_kernel)
+    _triplet_reduce_kernel, _triplet_single_kernel)
 
 try:
     from triton.runtime.interpreter import InterpretedFunction
@@ -431,6 +431,52 @@ def test_triplet_forward_other_tiles(rows, block_d, red_block):
             got = triplet_launch(a, p, n, rows=rows, block_d=block_d, red_block=red_block, **kw)
             ref, scale = triplet_reference(a, p, n, **kw)
             check_triplet(got, ref, scale, torch.float32)
+
+
+# (ROWS, BLOCK_D) of the one-program kernel: the shipped tile, and a small one whose rows and
+# columns the inputs below fill exactly
+SINGLE_TILES = [manifest.TRIPLET_SINGLE_TILE[:2], (16, 64)]
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES), ids=list(DTYPES))
+@pytest.mark.parametrize("save", [False, True], ids=["nosave", "save"])
+@pytest.mark.parametrize("swap", [False, True], ids=["noswap", "swap"])
+@pytest.mark.parametrize("tile", SINGLE_TILES, ids=[f"{r}x{b}" for r, b in SINGLE_TILES])
+def test_triplet_single_kernel(tile, swap, save, dtype):
+    # _triplet_single_kernel (p = 2, the one-program mean and sum): against fp64 torch, with a
+    # full tile, row and column tails, a singleton and strided rows whose NaN padding would
+    # poison a read past D; its saved rows are the row kernel's (the backward reads them)
+    rows, block_d = tile
+    dt = DTYPES[dtype]
+    shapes = [(rows, block_d, 0), (rows - 3, block_d - 5, 0), (1, 1, 0), (rows // 2 + 1, block_d // 2 + 3, 7)]
+    for k, (N, D, pad) in enumerate(shapes):
+        seed = 9000 + 31 * k + 7 * swap + 3 * save + 100 * list(DTYPES).index(dtype) + rows
+        if pad:
+            a, p, n = (_padded_rows(N, D, pad, dt, seed + i) for i in range(3))
+        else:
+            a, p, n = _triplet_inputs(N, D, dt, seed)
+        margin = 0.5 + k / 4
+        for reduction in ("mean", "sum"):
+            out = torch.full((1,), float("nan"), dtype=dt)
+            saved = torch.full((N + 2, int(SAVED_W)), float("nan"), dtype=torch.float32)
+            _triplet_single_kernel[(1,)](
+                a, p, n, out, saved, N, D, a.stride(0), p.stride(0), n.stride(0), margin, 1e-6,
+                float(N) if reduction == "mean" else 1.0, ROWS=rows, BLOCK_D=block_d, SWAP=int(swap), SAVE=int(save))
+            kw = dict(margin=margin, pnorm=2.0, swap=swap, reduction=reduction)
+            ref, scale = triplet_reference(a, p, n, **kw)
+            check_triplet(out[0], ref, scale, dt)
+            assert torch.isnan(saved[N:]).all(), "saved rows past N were written"
+            if save:
+                _, want = triplet_launch(a, p, n, with_saved=True, **kw)
+                torch.testing.assert_close(saved[:N], want, rtol=1e-5, atol=1e-6)
+            else:
+                assert torch.isnan(saved).all(), "saved rows written without SAVE"
+        runs = set()
+        for _ in range(3):  # the same bits run after run
+            _triplet_single_kernel[(1,)](a, p, n, out, saved, N, D, a.stride(0), p.stride(0), n.stride(0), 1.0,
+                                         1e-6, float(N), ROWS=rows, BLOCK_D=block_d, SWAP=int(swap), SAVE=0)
+            runs.add(out.view(torch.int16 if dt != torch.float32 else torch.int32).item())
+        assert len(runs) == 1
 
 
 @pytest.mark.parametrize("splits", [2, 3, 7])

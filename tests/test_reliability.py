@@ -165,7 +165,7 @@ class CaseStruct(ctypes.Structure):
     _fields_ = [("kind", ctypes.c_int), ("dtype", ctypes.c_int), ("n", ctypes.c_int64), ("d", ctypes.c_int64),
                 ("pad", ctypes.c_int64),
                 ("margin", ctypes.c_float), ("p", ctypes.c_float), ("eps", ctypes.c_float), ("swap", ctypes.c_int),
-                ("reduction", ctypes.c_int), ("precision", ctypes.c_int), ("m", ctypes.c_int64),
+                ("reduction", ctypes.c_int), ("nosave", ctypes.c_int), ("precision", ctypes.c_int), ("m", ctypes.c_int64),
                 ("nc", ctypes.c_int64), ("k", ctypes.c_int64), ("la", ctypes.c_int), ("lb", ctypes.c_int),
                 ("lc", ctypes.c_int), ("workspace", ctypes.c_int), ("keep_outputs", ctypes.c_int),
                 ("nbuf", ctypes.c_int), ("dev", ctypes.c_uint64 * 12), ("host", ctypes.c_void_p * 12),

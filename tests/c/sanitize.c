@@ -189,6 +189,25 @@ static void run_triplet(uint64_t *rng) {
                                  red);
         }
     }
+    /* the one-program kernel of p = 2 (_triplet_single_kernel): its four swap x save builds in
+     * the 16-byte class (rows of 128) and the class of none (127), with row tails (20 rows),
+     * mean and sum; without `saved` the forward runs alone */
+    for (int dt = 0; dt < 3; ++dt)
+        for (int k = 0; k < 8; ++k, ++turn) {
+            test_case c;
+            memset(&c, 0, sizeof c);
+            c.kind = CASE_TRIPLET;
+            c.dtype = (tritium_dtype)dt;
+            c.p = 2.0f;
+            c.n = 20;
+            c.d = k % 2 ? 127 : 128;
+            c.eps = 1e-6f;
+            c.margin = (float)(0.15 * sqrt((double)c.d));
+            c.swap = (k / 2) % 2;
+            c.nosave = k / 4;
+            c.reduction = turn % 2 ? TRITIUM_REDUCTION_SUM : TRITIUM_REDUCTION_MEAN;
+            run(&c, rng);
+        }
     /* many short rows: the lanes forward's configs (rows of at most 128 bytes, 384, more,
      * whose last 128-element step is more than half full or full; aot/manifest.py,
      * TRIPLET_LANES_CONFIGS) in each alignment class (as above) and norm; rows of no class

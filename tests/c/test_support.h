@@ -48,6 +48,7 @@ typedef struct test_case {
     float margin, p, eps;
     int swap;
     tritium_reduction reduction;
+    int nosave;       /* 1: the forward only, with no `saved` (so no backward) */
     /* matmul */
     tritium_precision precision;
     int64_t m, nc, k;

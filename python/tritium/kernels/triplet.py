@@ -387,6 +387,47 @@ def _triplet_finish_kernel(
 
 
 @triton.jit
+def _triplet_single_kernel(
+    a_ptr, p_ptr, n_ptr,          # inputs, N <= ROWS rows of D <= BLOCK_D with a row stride
+    out_ptr,                      # one value, input dtype: the mean or sum
+    saved_ptr,                    # fp32, SAVED_W per row, written when SAVE
+    N, D, stride_a, stride_p, stride_n,
+    margin, eps, divisor,         # divisor: N for 'mean', 1 for 'sum'
+    ROWS: tl.constexpr, BLOCK_D: tl.constexpr, SWAP: tl.constexpr, SAVE: tl.constexpr,
+    PDL: tl.constexpr = 0,
+):
+    """The mean or sum of a small batch for p = 2 (the common case): one program holds every
+    row in one tile, as straight-line code, swap and save as constants. One program runs
+    alone, so its time is the chain of its instructions: no loop, no branch on runtime flags,
+    nothing the call does not use. On an H200 (JIT, PDL, device time, (32, 128), 8 warps,
+    'mean') _triplet_fwd_kernel's one-program grid took 2.02 us fp32 / 1.93 bf16 and this
+    kernel 1.61 / 1.47 (1.87 / 1.59 saving rows for the backward, where the row kernel took
+    2.43 / 2.22). Same math and helpers as the row kernel; the sum of the rows' losses runs
+    in one fixed tree (the same bits every run)."""
+    _dependent_launch(PDL)
+    # P_MODE = 2 (P_TWO) throughout, and norm_p = 2, inv_p = 1/2
+    rows = tl.arange(0, ROWS)
+    row_ok = rows < N
+    rows64 = rows.to(tl.int64)
+    a, p, n, c, m = _load_step(a_ptr + rows64[:, None] * stride_a, p_ptr + rows64[:, None] * stride_p,
+                               n_ptr + rows64[:, None] * stride_n, 0, row_ok, D, BLOCK_D)
+    acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn = _accumulators(tl.zeros([ROWS, BLOCK_D], tl.float32), 2)
+    acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn = _accumulate3(
+        acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn, a, p, n, m, eps, 2.0, SWAP, 2)
+    r_ap, c_ap = _combine(acc_ap, cnt_ap, 2)
+    r_an, c_an = _combine(acc_an, cnt_an, 2)
+    if SWAP:
+        r_pn, c_pn = _combine(acc_pn, cnt_pn, 2)
+    else:  # as the row kernel: p-n never accumulated
+        r_pn = tl.zeros(r_ap.shape, tl.float32)
+        c_pn = tl.zeros(r_ap.shape, tl.int32)
+    loss = _finish_rows(r_ap, r_an, r_pn, c_ap, c_an, c_pn, row_ok, saved_ptr, rows, margin, 2.0, 0.5, SWAP, SAVE,
+                        2)
+    total = tl.sum(tl.where(row_ok, loss, 0.0), axis=0)
+    tl.store(out_ptr, (total / divisor).to(out_ptr.dtype.element_ty))
+
+
+@triton.jit
 def _triplet_reduce_kernel(
     partial_ptr, out_ptr,         # fp32 partials in, one scalar out (input dtype)
     count, divisor,               # number of partials; N for 'mean', 1 for 'sum'

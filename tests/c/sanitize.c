@@ -190,21 +190,22 @@ static void run_triplet(uint64_t *rng) {
         }
     }
     /* the one-program kernel of p = 2 (_triplet_single_kernel): its four swap x save builds in
-     * the 16-byte class (rows of 128) and the class of none (127), with row tails (20 rows),
-     * mean and sum; without `saved` the forward runs alone */
+     * each alignment class (rows of 128: 16 bytes; 124: 8 in fp16/bf16; 126: 4 in fp16/bf16,
+     * 8 in fp32; 127: none), with row tails (20 rows), mean and sum; without `saved` the
+     * forward runs alone */
     for (int dt = 0; dt < 3; ++dt)
-        for (int k = 0; k < 8; ++k, ++turn) {
+        for (int k = 0; k < 16; ++k, ++turn) {
             test_case c;
             memset(&c, 0, sizeof c);
             c.kind = CASE_TRIPLET;
             c.dtype = (tritium_dtype)dt;
             c.p = 2.0f;
             c.n = 20;
-            c.d = k % 2 ? 127 : 128;
+            c.d = ((const int64_t[]){128, 127, 126, 124})[k % 4];
             c.eps = 1e-6f;
             c.margin = (float)(0.15 * sqrt((double)c.d));
-            c.swap = (k / 2) % 2;
-            c.nosave = k / 4;
+            c.swap = (k / 4) % 2;
+            c.nosave = k / 8;
             c.reduction = turn % 2 ? TRITIUM_REDUCTION_SUM : TRITIUM_REDUCTION_MEAN;
             run(&c, rng);
         }

@@ -269,7 +269,7 @@ def test_aligned_variants_promise_their_class():
     kernels = {k.name for k in manifest.KERNELS if k.aligned_args}
     want = {(k, dt, 16) for k in kernels - {"triplet_fwd_lanes"} for dt in elem
             if k != "matmul_streamed" or dt == "f32"}  # the lanes forward: narrower rows only
-    want |= {(k, dt, c) for k in ("triplet_fwd", "triplet_fwd_lanes", "triplet_bwd") for dt in elem
+    want |= {(k, dt, c) for k in ("triplet_fwd", "triplet_fwd_lanes", "triplet_bwd", "triplet_single") for dt in elem
              for c in (4, 8) if c > elem[dt]}
     assert seen == want
     assert {v.aligned for v in manifest.variants()} == {0, 4, 8, 16}

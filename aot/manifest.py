@@ -335,6 +335,18 @@ TRIPLET_SINGLE_CONFIG = (32, 128, 8, 1)  # (ROWS, BLOCK_D, num_warps, STAGES), p
 # the 16-byte and no-class builds only, bf16 rows of 100 (an 8-byte class, so element-wise
 # loads) took 2.90 us on an H200 where fp32 took 1.34. For the 4090: 12 K elements, 48 per
 # thread of 256, and no shared memory beyond the reductions, as TRIPLET_SINGLE_CONFIG.
+# Why a kernel of its own: one program runs alone, so its time is the chain of its
+# instructions. Bisected on an H200 (JIT, PDL, fp32 (32, 128), 8 warps, us): a bare
+# straight-line tile 1.60, with the row kernel's D loop 1.84, with its epilogue (runtime
+# flags for split, save, swap, reduce) 1.89, both 2.03. Built as shipped, in the bench:
+# fp32 2.10 -> 1.55 us, bf16 1.96 -> 1.69 (forward+backward 3.82 -> 3.17, 3.47 -> 3.27).
+# Measured and not built: one thread-block cluster whose blocks each sum a slice of the rows
+# and whose first block adds their partials after a cluster barrier (global partials, the
+# barrier by inline asm, the launch with cluster dims; one launch, fixed order): fp32 (32,
+# 128) 1.68-1.85 us with 4-16 blocks, 0.45 us over the same kernel without the barrier (whose
+# sum is wrong); fp32 (256, 128) 2.32 us with 16 blocks of 8 warps, bf16 2.06, where the row
+# grid and its reduce take 2.95-3.0. Triton 3.6's own num_ctas > 1 fails to compile a
+# reduction across the blocks (TritonGPUPlanCTAPass).
 TRIPLET_SINGLE_TILE = (32, 128, 8)
 # Many short programs: a forward grid of more than MANY_PROGRAMS programs, each reading fewer
 # than MIN_PROGRAM_BYTES of a, p and n, is bound by starting programs, not by memory; it

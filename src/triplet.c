@@ -226,7 +226,7 @@ static int pick_single(tritium_dtype dtype, int p_mode, int cls, int64_t n, int6
 
 /* For mean/sum with p = 2: the one-program kernel (_triplet_single_kernel) whose tile holds
  * all n rows of d elements, built with this swap and save, from the widest alignment class
- * at most `cls` (the build has 16 and 0); -1 if none. It comes before pick_single: its
+ * at most `cls`; -1 if none. It comes before pick_single: its
  * program runs only the code the call needs (the kernel says what that saves). */
 static int pick_single_tile(tritium_dtype dtype, int p_mode, int cls, int64_t n, int64_t d, int swap, int save) {
     if (p_mode != 2) return -1;
@@ -379,10 +379,14 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
     plan_split(n, d, &splits, &chunk);
     int tile = reduce && splits == 1 && n > 0 ? pick_single_tile(dtype, p_mode, cls, n, d, swap, saved != NULL) : -1;
     int single = tile < 0 && reduce && splits == 1 && n > 0 ? pick_single(dtype, p_mode, cls, n, d) : -1;
-    int fwd = single >= 0 ? single : n > 0 ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, cls, n, d, 1) : -1;
+    const int one = tile >= 0 || single >= 0; /* one program writes the final value: no reduce launch */
+    int fwd = tile >= 0     ? tile
+              : single >= 0 ? single
+              : n > 0       ? pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, cls, n, d, 1)
+                            : -1;
     int fin = splits > 1 ? pick_finish(dtype, p_mode, splits) : -1;
-    int red = reduce && splits == 1 && single < 0 ? pick_reduce(dtype) : -1;
-    if ((n > 0 && fwd < 0) || (splits > 1 && fin < 0) || (reduce && splits == 1 && single < 0 && red < 0))
+    int red = reduce && splits == 1 && !one ? pick_reduce(dtype) : -1;
+    if ((n > 0 && fwd < 0) || (splits > 1 && fin < 0) || (reduce && splits == 1 && !one && red < 0))
         return tritium_fail(TRITIUM_ERROR_NOT_SUPPORTED, "this build has no triplet kernel for dtype %d, p %g",
                             (int)dtype, (double)p);
     if (splits > 1 && (tritium_variants[fwd].params[TRITIUM_P_TRIPLET_FWD_ROWS] != 1 ||
@@ -391,13 +395,13 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
 
     tritium_call call;
     if ((s = tritium_call_begin(&call, stream, anchor))) return s;
+    CUdeviceptr a_ = (CUdeviceptr)anchor, p_ = (CUdeviceptr)positive, n_ = (CUdeviceptr)negative;
+    CUdeviceptr o_ = (CUdeviceptr)out, w_ = (CUdeviceptr)workspace, sv_ = (CUdeviceptr)saved;
+    int32_t n32 = (int32_t)n, d32 = (int32_t)d, swap32 = swap, reduce32 = reduce, save32 = saved != NULL;
+    float norm_p = p, inv_p = 1.0f / p, divisor = reduction == TRITIUM_REDUCTION_MEAN ? (float)n : 1.0f;
     if (tile >= 0) {
         /* _triplet_single_kernel(a_ptr, p_ptr, n_ptr, out_ptr, saved_ptr, N, D, stride_a, stride_p, stride_n,
          *                        margin, eps, divisor, ROWS, BLOCK_D, SWAP, SAVE) */
-        CUdeviceptr a_ = (CUdeviceptr)anchor, p_ = (CUdeviceptr)positive, n_ = (CUdeviceptr)negative;
-        CUdeviceptr o_ = (CUdeviceptr)out, sv_ = (CUdeviceptr)saved;
-        int32_t n32 = (int32_t)n, d32 = (int32_t)d;
-        float divisor = reduction == TRITIUM_REDUCTION_MEAN ? (float)n : 1.0f;
         void *args[] = {&a_, &p_, &n_, &o_, &sv_, &n32, &d32, &st[0], &st[1], &st[2], &margin, &eps, &divisor};
         s = tritium_launch(&call, tile, 1, 1, args, (int)(sizeof args / sizeof args[0]));
         tritium_call_end(&call);
@@ -410,16 +414,12 @@ TRITIUM_API tritium_status tritium_triplet_margin_loss(
         fwd = pick_rows(TRITIUM_K_TRIPLET_FWD, dtype, p_mode, cls, n, d, 0);
     int32_t rows = fwd >= 0 ? tritium_variants[fwd].params[TRITIUM_P_TRIPLET_FWD_ROWS] : 1;
     unsigned grid = (unsigned)((n + rows - 1) / rows);
-    CUdeviceptr o_ = (CUdeviceptr)out, w_ = (CUdeviceptr)workspace, sv_ = (CUdeviceptr)saved;
-    int32_t n32 = (int32_t)n, swap32 = swap, reduce32 = reduce, save32 = saved != NULL;
-    float norm_p = p, inv_p = 1.0f / p, divisor = reduction == TRITIUM_REDUCTION_MEAN ? (float)n : 1.0f;
     if (n > 0) {
         /* _triplet_fwd_kernel(a_ptr, p_ptr, n_ptr, out_ptr, partial_ptr, saved_ptr, N, D, chunk,
          *                     stride_a, stride_p, stride_n, margin, norm_p, inv_p, eps, divisor,
          *                     swap, reduce, save, split, P_MODE, ROWS, BLOCK_D, STAGES); a one-program
          *                     grid with reduce writes the final value to out itself */
-        CUdeviceptr a_ = (CUdeviceptr)anchor, p_ = (CUdeviceptr)positive, n_ = (CUdeviceptr)negative;
-        int32_t d32 = (int32_t)d, chunk32 = (int32_t)chunk, split32 = splits > 1;
+        int32_t chunk32 = (int32_t)chunk, split32 = splits > 1;
         int32_t fwd_reduce = splits > 1 ? 0 : reduce32, fwd_save = splits > 1 ? 0 : save32;
         void *args[] = {&a_, &p_, &n_, &o_, &w_, &sv_, &n32, &d32, &chunk32, &st[0], &st[1], &st[2],
                         &margin, &norm_p, &inv_p, &eps, &divisor, &swap32, &fwd_reduce, &fwd_save, &split32};

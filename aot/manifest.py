@@ -305,6 +305,15 @@ KERNELS = (TRIPLET_FWD, TRIPLET_FWD_LANES, TRIPLET_FINISH, TRIPLET_SINGLE, TRIPL
 # flight, five times what Little's law asks of an SM there (see triplet_row_configs). A
 # constant, not the device's SM count: the split, and so the bits of the result, are the
 # same on every GPU, and the workspace query needs no device.
+# Re-swept on an H200 (2026-11-22, JIT with PDL, fp32, the forward and its finish, us; the
+# bench's traffic reference, which only reads the bytes, 23.2-23.6 in the same runs):
+# (128, 65536) best 25.56 with (1, 4096) steps of 8 warps, unpipelined, 256 programs (the
+# forward alone 24.29), 26.01 as shipped; (8, 1048576) best 26.70, 27.09 as shipped; 36
+# (BLOCK_D, warps, stages) x 3 program counts, none within 1.15x of the bytes' time (25.07).
+# A 1-D grid taking a row's splits in order (so that the programs in flight read a
+# contiguous span, as the backward's grid does) was slower at every count: 26.32 at 256
+# programs, 27.4 at 512, 28.0-28.5 at 1024, 29.4-33.9 at 2048. The finish costs 1.3-1.5 us
+# after the forward: one dependent round trip through L2.
 TRIPLET_SPLIT_MAX = 256
 # (ROWS, BLOCK_S) of the finish kernel: one program combines ROWS rows x BLOCK_S splits per
 # step; the runtime takes the narrowest BLOCK_S >= the splits. With ~SPLIT_PROGRAMS (256)
@@ -334,7 +343,7 @@ TRIPLET_SINGLE_CONFIG = (32, 128, 8, 1)  # (ROWS, BLOCK_D, num_warps, STAGES), p
 # class, each with swap and save as constants (the kernel says why, with its timings): with
 # the 16-byte and no-class builds only, bf16 rows of 100 (an 8-byte class, so element-wise
 # loads) took 2.90 us on an H200 where fp32 took 1.34. For the 4090: 12 K elements, 48 per
-# thread of 256, and no shared memory beyond the reductions, as TRIPLET_SINGLE_CONFIG.
+# thread of 256 in fp32, and no shared memory beyond the reductions, as TRIPLET_SINGLE_CONFIG.
 # Why a kernel of its own: one program runs alone, so its time is the chain of its
 # instructions. Bisected on an H200 (JIT, PDL, fp32 (32, 128), 8 warps, us): a bare
 # straight-line tile 1.60, with the row kernel's D loop 1.84, with its epilogue (runtime
@@ -347,7 +356,15 @@ TRIPLET_SINGLE_CONFIG = (32, 128, 8, 1)  # (ROWS, BLOCK_D, num_warps, STAGES), p
 # sum is wrong); fp32 (256, 128) 2.32 us with 16 blocks of 8 warps, bf16 2.06, where the row
 # grid and its reduce take 2.95-3.0. Triton 3.6's own num_ctas > 1 fails to compile a
 # reduction across the blocks (TritonGPUPlanCTAPass).
-TRIPLET_SINGLE_TILE = (32, 128, 8)
+# Warps per dtype (TRIPLET_SINGLE_WARPS): 16-bit rows take 16, fp32 8. H200, JIT with PDL,
+# (32, 128), device time, us, 4 / 8 / 16 warps, the same in two rounds: bf16 mean 1.50 /
+# 1.67 / 1.37, saving rows 1.66 / 1.83 / 1.53, swap 1.73 / 1.67 / 1.42; fp32 mean 1.72 /
+# 1.68 / 1.57, saving rows 2.04 / 1.82 / 1.83, swap 1.91 / 1.80 / 1.88 (and the library's
+# 8-warp build 1.55 in the same run: fp32 gains nothing). As built, in the bench: bf16
+# forward 1.69 -> 1.44 us, forward+backward 3.27 -> 2.89; fp16 1.30 (JIT 1.65 / 1.34 at 8 / 16). For the 4090 the 16-bit tile's
+# 512 threads hold 24 elements each, well under 128 registers.
+TRIPLET_SINGLE_TILE = (32, 128)
+TRIPLET_SINGLE_WARPS = {"f32": 8, "f16": 16, "bf16": 16}
 # Many short programs: a forward grid of more than MANY_PROGRAMS programs, each reading fewer
 # than MIN_PROGRAM_BYTES of a, p and n, is bound by starting programs, not by memory; it
 # takes the family's narrowest config of BLOCK_D >= 64 instead (16 rows of 64 where p = 2
@@ -826,9 +843,14 @@ def variants():
         # nothing at 4096 (its adds to one address queue up), but needs every caller's
         # workspace zeroed before its first use; the tagged counter, which recognizes a stale
         # value and re-arms it by compare-and-swap, lost everywhere. The reduce launch (with
-        # PDL) stays.
+        # PDL) stays. Re-measured at (256, 128) with the zeroed counter and fewer, wider
+        # programs (H200, 2026-11-22, JIT, 4-64 programs of 2-8 warps; then the flat backward):
+        # best forward 2.51 us fp32 / 2.38 bf16, forward+backward 4.07 / 3.95, where the
+        # library took 2.98 / 3.07 and 4.84 / 4.81 and the floor bar was 1.55 / 3.10: even
+        # with memory zeroed for it, one launch does not bring these rows to the bar.
         out.append(Variant(TRIPLET_REDUCE, dtype, 0, (2048, 8), 16))
-        rows, block_d, warps = TRIPLET_SINGLE_TILE
+        rows, block_d = TRIPLET_SINGLE_TILE
+        warps = TRIPLET_SINGLE_WARPS[dtype]
         for aligned in TRIPLET_ALIGN_CLASSES[dtype]:
             for swap in (0, 1):
                 for save in (0, 1):

@@ -402,8 +402,9 @@ def _triplet_single_kernel(
     nothing the call does not use. On an H200 (JIT, PDL, device time, (32, 128), 8 warps,
     'mean') _triplet_fwd_kernel's one-program grid took 2.02 us fp32 / 1.93 bf16 and this
     kernel 1.61 / 1.47 (1.87 / 1.59 saving rows for the backward, where the row kernel took
-    2.43 / 2.22); as built, in the bench, 2.10 -> 1.55 us fp32 and 1.96 -> 1.69 bf16
-    (aot/manifest.py, TRIPLET_SINGLE_TILE, has the bisection). Same math and helpers as the
+    2.43 / 2.22); as built, in the bench, 2.10 -> 1.55 us fp32 and 1.96 -> 1.69 bf16, and
+    1.44 with 16 warps for 16-bit rows (aot/manifest.py, TRIPLET_SINGLE_TILE and _WARPS, has
+    the bisection and the warps' sweep). Same math and helpers as the
     row kernel; the sum of the rows' losses runs in one fixed tree (the same bits every run)."""
     _dependent_launch(PDL)
     # P_MODE = 2 (P_TWO) throughout, and norm_p = 2, inv_p = 1/2

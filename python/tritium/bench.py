@@ -434,7 +434,7 @@ def plot(result, path):
     fig, axes = plt.subplots(len(data), 1, figsize=(10, sum(heights)), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
     notes = {"triplet": "floor time / time (floor: bytes at the measured read bandwidth, or launches; "
-                        "dotted: 1 / 1.15)",
+                        f"dotted: 1 / {TRIPLET_FLOOR_BAR})",
              "matmul": "TFLOP/s / measured ceiling (cuBLAS on 8192^3, or the best rate seen in that mode)"}
     for ax, (op, (labels, impls)) in zip(axes[:, 0], data.items()):
         width = 0.8 / len(impls)

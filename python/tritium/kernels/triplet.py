@@ -310,19 +310,29 @@ def _combine_tile(acc, cnt, P_MODE: tl.constexpr, LANES_TILE: tl.constexpr):
 
 
 @triton.jit
+def _combine3(acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn, swap, P_MODE: tl.constexpr, LANES_TILE: tl.constexpr):
+    """The three distances' accumulator tiles reduced to their rows (_combine_tile); p-n only
+    when swapping (otherwise it was never accumulated, and its reduction would be work for
+    nothing)."""
+    r_ap, c_ap = _combine_tile(acc_ap, cnt_ap, P_MODE, LANES_TILE)
+    r_an, c_an = _combine_tile(acc_an, cnt_an, P_MODE, LANES_TILE)
+    if swap != 0:
+        r_pn, c_pn = _combine_tile(acc_pn, cnt_pn, P_MODE, LANES_TILE)
+    else:
+        r_pn = tl.zeros(r_ap.shape, tl.float32)
+        c_pn = tl.zeros(r_ap.shape, tl.int32)
+    return r_ap, c_ap, r_an, c_an, r_pn, c_pn
+
+
+@triton.jit
 def _fwd_rows_out(acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn, rows, row_ok, rows64, out_ptr, partial_ptr,
                   saved_ptr, margin, norm_p, inv_p, divisor, swap, reduce, save, split, P_MODE: tl.constexpr,
                   LANES_TILE: tl.constexpr):
     """What a forward program writes from its rows' accumulator tiles ((ROWS, BLOCK_D), or
     the lanes forward's when LANES_TILE) once reduced: the split's accumulators (split
     path), or the rows' losses (or their partial sum), and the saved rows when `save`."""
-    r_ap, c_ap = _combine_tile(acc_ap, cnt_ap, P_MODE, LANES_TILE)
-    r_an, c_an = _combine_tile(acc_an, cnt_an, P_MODE, LANES_TILE)
-    if swap != 0:
-        r_pn, c_pn = _combine_tile(acc_pn, cnt_pn, P_MODE, LANES_TILE)
-    else:  # p-n never accumulated: its reduction would be work for nothing
-        r_pn = tl.zeros(r_ap.shape, tl.float32)
-        c_pn = tl.zeros(r_ap.shape, tl.int32)
+    r_ap, c_ap, r_an, c_an, r_pn, c_pn = _combine3(acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn, swap, P_MODE,
+                                                   LANES_TILE)
     if split != 0:
         # this split's accumulators, for _triplet_finish_kernel
         base = partial_ptr + (rows64 * tl.num_programs(1) + tl.program_id(1)) * PARTIAL_W
@@ -416,13 +426,7 @@ def _triplet_single_kernel(
     acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn = _accumulators(tl.zeros([ROWS, BLOCK_D], tl.float32), 2)
     acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn = _accumulate3(
         acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn, a, p, n, m, eps, 2.0, SWAP, 2)
-    r_ap, c_ap = _combine(acc_ap, cnt_ap, 2)
-    r_an, c_an = _combine(acc_an, cnt_an, 2)
-    if SWAP:
-        r_pn, c_pn = _combine(acc_pn, cnt_pn, 2)
-    else:  # as the row kernel: p-n never accumulated
-        r_pn = tl.zeros(r_ap.shape, tl.float32)
-        c_pn = tl.zeros(r_ap.shape, tl.int32)
+    r_ap, c_ap, r_an, c_an, r_pn, c_pn = _combine3(acc_ap, cnt_ap, acc_an, cnt_an, acc_pn, cnt_pn, SWAP, 2, False)
     loss = _finish_rows(r_ap, r_an, r_pn, c_ap, c_an, c_pn, row_ok, saved_ptr, rows, margin, 2.0, 0.5, SWAP, SAVE,
                         2)
     total = tl.sum(tl.where(row_ok, loss, 0.0), axis=0)
